@@ -1,0 +1,316 @@
+#!/usr/bin/python
+# ruff: noqa: EXE001 - Ansible modules carry this shebang but must not be executable
+
+# Copyright: Contributors to the sage-infra project
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+---
+module: secretsmanager_secret
+version_added: 0.1.0
+short_description: Manage an AWS Secrets Manager secret without clobbering its value
+description:
+  - Create, update, restore or delete an AWS Secrets Manager secret.
+  - Unlike M(community.aws.secretsmanager_secret), a secret can be created without a value, and by
+    default an existing value is never read nor replaced. This lets a play create the secret (and
+    its description, KMS key and tags) while the value is set out of band, or seed a value once.
+  - A run that changes nothing makes a single C(DescribeSecret) call when O(overwrite_value=false).
+  - The secret value is never returned, logged nor shown in diffs.
+author:
+  - sage-infra developers (!UNKNOWN)
+options:
+  name:
+    description:
+      - Name of the secret, for example V(sage/anthropic-api-key).
+    type: str
+    required: true
+  state:
+    description:
+      - Whether the secret should exist.
+      - V(absent) schedules the secret for deletion, see O(recovery_window_days).
+    type: str
+    choices: ['present', 'absent']
+    default: present
+  description:
+    description:
+      - Description of the secret. Updated in place when it differs.
+      - When not set the description is not managed.
+    type: str
+  kms_key_id:
+    description:
+      - ARN, key ID or alias of the KMS key used to encrypt the secret.
+      - When not set the key is not managed; on creation the AWS managed key C(aws/secretsmanager) is used.
+      - Compared verbatim with the C(KmsKeyId) that C(DescribeSecret) returns, so use the same form
+        (for example the key ARN) to stay idempotent.
+    type: str
+  value:
+    description:
+      - The secret string.
+      - When not set a new secret is created without any value, and an existing value is left alone.
+      - See O(overwrite_value) for when an existing secret's value is written.
+    type: str
+  overwrite_value:
+    description:
+      - When V(false), O(value) is only written if the secret has no current value yet
+        (no version carries the C(AWSCURRENT) stage). An existing value is never read nor replaced.
+      - When V(true), the current value is read with C(GetSecretValue) and replaced only if it differs from O(value).
+    type: bool
+    default: false
+  recovery_window_days:
+    description:
+      - Number of days AWS keeps a secret deleted with O(state=absent) before it is removed for good.
+      - Must be between V(7) and V(30), or V(0) to delete immediately without any recovery window.
+      - A secret that is already scheduled for deletion is left alone by O(state=absent)
+        and restored by O(state=present).
+    type: int
+    default: 30
+notes:
+  - In check mode nothing is changed; RV(secret.value_written) then tells whether a value would be written.
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.tags
+  - amazon.aws.boto3
+"""
+
+EXAMPLES = r"""
+- name: Create the secret without a value, the value is set out of band
+  sage.infra.secretsmanager_secret:
+    name: sage/anthropic-api-key
+    description: Anthropic API key used by the Sage.ai backend
+    tags:
+      app: sage
+
+- name: Seed a value only if the secret has none yet
+  sage.infra.secretsmanager_secret:
+    name: sage/session-signing-key
+    value: "{{ lookup('ansible.builtin.password', '/dev/null', length=64) }}"
+
+- name: Enforce a value, replacing it when it differs
+  sage.infra.secretsmanager_secret:
+    name: sage/db-password
+    value: "{{ db_password }}"
+    overwrite_value: true
+
+- name: Delete a secret at once, without a recovery window
+  sage.infra.secretsmanager_secret:
+    name: sage/old-secret
+    state: absent
+    recovery_window_days: 0
+"""
+
+RETURN = r"""
+secret:
+  description: The secret after the run. Empty when O(state=absent) and the secret does not exist.
+  type: dict
+  returned: always
+  contains:
+    arn:
+      description: ARN of the secret. V(null) for a secret that would be created in check mode.
+      type: str
+      sample: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:sage/anthropic-api-key-AbCdEf"
+    name:
+      description: Name of the secret.
+      type: str
+      sample: "sage/anthropic-api-key"
+    description:
+      description: Description of the secret.
+      type: str
+      sample: "Anthropic API key used by the Sage.ai backend"
+    kms_key_id:
+      description: KMS key of the secret, V(null) for the AWS managed key.
+      type: str
+      sample: "arn:aws:kms:eu-west-1:123456789012:key/abcd1234-abcd-1234-5678-ef1234567890"
+    tags:
+      description: Tags of the secret.
+      type: dict
+      sample: {"app": "sage"}
+    has_value:
+      description: Whether the secret has a current (V(AWSCURRENT)) value.
+      type: bool
+      sample: true
+    value_written:
+      description: Whether this run wrote (or in check mode would write) a value.
+      type: bool
+      sample: false
+    deleted_date:
+      description: When the secret is (to be) deleted.
+      type: str
+      returned: when the secret is scheduled for deletion
+      sample: "2025-01-31T12:00:00+00:00"
+"""
+
+try:
+    import botocore
+except ImportError:
+    pass  # caught by AnsibleAWSModule
+
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
+    ansible_dict_to_boto3_tag_list,
+    boto3_tag_list_to_ansible_dict,
+    compare_aws_tags,
+)
+
+
+def call(module, client, action, what, **kwargs):
+    try:
+        return getattr(client, action)(aws_retry=True, **kwargs)
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+        module.fail_json_aws(e, msg=f"Failed to {what} secret {module.params['name']}")
+
+
+def describe_secret(module, client):
+    try:
+        return client.describe_secret(aws_retry=True, SecretId=module.params["name"])
+    except is_boto3_error_code("ResourceNotFoundException"):
+        return None
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
+        module.fail_json_aws(e, msg=f"Failed to describe secret {module.params['name']}")
+
+
+def secret_view(secret):
+    """The managed, non-sensitive attributes of a DescribeSecret response."""
+    stages = (secret.get("VersionIdsToStages") or {}).values()
+    view = {
+        "description": secret.get("Description"),
+        "kms_key_id": secret.get("KmsKeyId"),
+        "tags": boto3_tag_list_to_ansible_dict(secret.get("Tags") or []),
+        "has_value": any("AWSCURRENT" in labels for labels in stages),
+    }
+    if secret.get("DeletedDate"):
+        view["deleted_date"] = secret["DeletedDate"].isoformat()
+    return view
+
+
+def ensure_present(module, client, secret):
+    params = module.params
+    name, value = params["name"], params["value"]
+    check = module.check_mode
+
+    if secret is None:
+        after = {
+            "description": params["description"],
+            "kms_key_id": params["kms_key_id"],
+            "tags": params["tags"] or {},
+            "has_value": value is not None,
+        }
+        arn = None
+        if not check:
+            kwargs = {"Name": name}
+            if params["description"] is not None:
+                kwargs["Description"] = params["description"]
+            if params["kms_key_id"] is not None:
+                kwargs["KmsKeyId"] = params["kms_key_id"]
+            if params["tags"]:
+                kwargs["Tags"] = ansible_dict_to_boto3_tag_list(params["tags"])
+            if value is not None:
+                kwargs["SecretString"] = value
+            arn = call(module, client, "create_secret", "create", **kwargs)["ARN"]
+        return True, dict(arn=arn, name=name, value_written=value is not None, **after), {}, after
+
+    before = secret_view(secret)
+    after = dict(before, tags=dict(before["tags"]))
+    restore = "deleted_date" in after
+    if restore:
+        del after["deleted_date"]
+        if not check:
+            call(module, client, "restore_secret", "restore", SecretId=name)
+
+    update = {}
+    if params["description"] is not None and params["description"] != (before["description"] or ""):
+        update["Description"] = after["description"] = params["description"]
+    if params["kms_key_id"] is not None and params["kms_key_id"] != before["kms_key_id"]:
+        update["KmsKeyId"] = after["kms_key_id"] = params["kms_key_id"]
+
+    tags_to_set, tags_to_unset = {}, []
+    if params["tags"] is not None:
+        tags_to_set, tags_to_unset = compare_aws_tags(before["tags"], params["tags"], params["purge_tags"])
+        for key in tags_to_unset:
+            after["tags"].pop(key, None)
+        after["tags"].update(tags_to_set)
+
+    write_value = False
+    if value is not None:
+        if not before["has_value"]:
+            write_value = True
+        elif params["overwrite_value"] and restore and check:
+            write_value = True  # a secret scheduled for deletion cannot be read before it is restored
+        elif params["overwrite_value"]:
+            current = call(module, client, "get_secret_value", "read the value of", SecretId=name)
+            write_value = current.get("SecretString") != value
+    after["has_value"] = before["has_value"] or write_value
+
+    changed = restore or bool(update or tags_to_set or tags_to_unset or write_value)
+    if changed and not check:
+        if update:
+            call(module, client, "update_secret", "update", SecretId=name, **update)
+        if tags_to_unset:
+            call(module, client, "untag_resource", "untag", SecretId=name, TagKeys=tags_to_unset)
+        if tags_to_set:
+            tags = ansible_dict_to_boto3_tag_list(tags_to_set)
+            call(module, client, "tag_resource", "tag", SecretId=name, Tags=tags)
+        if write_value:
+            call(module, client, "put_secret_value", "write the value of", SecretId=name, SecretString=value)
+
+    result = dict(arn=secret["ARN"], name=secret["Name"], value_written=write_value, **after)
+    return changed, result, before, after
+
+
+def ensure_absent(module, client, secret):
+    if secret is None:
+        return False, {}, {}, {}
+    before = secret_view(secret)
+    result = dict(arn=secret["ARN"], name=secret["Name"], value_written=False, **before)
+    if "deleted_date" in before:
+        return False, result, before, before
+    if not module.check_mode:
+        days = module.params["recovery_window_days"]
+        if days == 0:
+            kwargs = {"ForceDeleteWithoutRecovery": True}
+        else:
+            kwargs = {"RecoveryWindowInDays": days}
+        response = call(module, client, "delete_secret", "delete", SecretId=module.params["name"], **kwargs)
+        if response.get("DeletionDate"):
+            result["deleted_date"] = response["DeletionDate"].isoformat()
+    return True, result, before, {}
+
+
+def main():
+    argument_spec = {
+        "name": {"type": "str", "required": True},
+        "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
+        "description": {"type": "str"},
+        "kms_key_id": {"type": "str", "no_log": False},
+        "value": {"type": "str", "no_log": True},
+        "overwrite_value": {"type": "bool", "default": False},
+        "tags": {"type": "dict", "aliases": ["resource_tags"]},
+        "purge_tags": {"type": "bool", "default": True},
+        "recovery_window_days": {"type": "int", "default": 30},
+    }
+    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+
+    days = module.params["recovery_window_days"]
+    if days != 0 and not 7 <= days <= 30:
+        module.fail_json(
+            msg=f"recovery_window_days must be between 7 and 30, or 0 to delete without recovery; got {days}"
+        )
+
+    client = module.client("secretsmanager", retry_decorator=AWSRetry.jittered_backoff())
+    secret = describe_secret(module, client)
+
+    if module.params["state"] == "present":
+        changed, result, before, after = ensure_present(module, client, secret)
+    else:
+        changed, result, before, after = ensure_absent(module, client, secret)
+
+    output = {"changed": changed, "secret": result}
+    if module._diff:
+        output["diff"] = {"before": before, "after": after}
+    module.exit_json(**output)
+
+
+if __name__ == "__main__":
+    main()

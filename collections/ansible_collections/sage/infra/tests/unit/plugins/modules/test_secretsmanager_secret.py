@@ -1,0 +1,330 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Unit tests for sage.infra.secretsmanager_secret, run against moto in-process."""
+
+import json
+
+import boto3
+import botocore.client
+import pytest
+from ansible.module_utils.testing import patch_module_args
+from ansible_collections.sage.infra.plugins.modules import secretsmanager_secret
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+REGION = "us-east-1"
+NAME = "sage/anthropic-api-key"
+VALUE = "sk-ant-s3cr3t-value-1"
+OTHER_VALUE = "sk-ant-s3cr3t-value-2"
+MUTATING = ("Create", "Put", "Update", "Tag", "Untag", "Delete", "Restore")
+
+
+@pytest.fixture(autouse=True)
+def aws(monkeypatch):
+    for var in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    with mock_aws():
+        yield boto3.client("secretsmanager", region_name=REGION)
+
+
+@pytest.fixture
+def calls(monkeypatch):
+    """Record the operation name of every botocore API call."""
+    recorded = []
+    original = botocore.client.BaseClient._make_api_call
+
+    def recording(self, operation_name, api_params):
+        recorded.append(operation_name)
+        return original(self, operation_name, api_params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
+    return recorded
+
+
+@pytest.fixture
+def run(capsys):
+    """Run the module's main() and return (rc, parsed JSON result, raw stdout)."""
+
+    def _run(check_mode=False, diff=False, **args):
+        module_args = {"name": NAME, "region": REGION, "_ansible_check_mode": check_mode, "_ansible_diff": diff}
+        module_args.update(args)
+        with patch_module_args(module_args), pytest.raises(SystemExit) as exc:
+            secretsmanager_secret.main()
+        out = capsys.readouterr().out
+        for secret in (VALUE, OTHER_VALUE):
+            assert secret not in out
+        result = json.loads(out)
+        # Ansible masks no_log values it finds in the output; apart from the echoed module
+        # arguments ("invocation") the mask showing up would mean the module leaked the value.
+        result.pop("invocation", None)
+        assert "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER" not in json.dumps(result)
+        return exc.value.code or 0, result, out
+
+    def _ok(**args):
+        rc, result, _out = _run(**args)
+        assert rc == 0, result
+        return result
+
+    _ok.raw = _run
+    return _ok
+
+
+def current_value(client, name=NAME):
+    return client.get_secret_value(SecretId=name)["SecretString"]
+
+
+def test_create_without_value_then_seed_then_noop(run, aws, calls):
+    result = run(description="Anthropic key")
+    assert result["changed"] is True
+    assert result["secret"]["has_value"] is False
+    assert result["secret"]["value_written"] is False
+    assert result["secret"]["arn"].startswith("arn:aws:secretsmanager:")
+    assert "CreateSecret" in calls
+    with pytest.raises(ClientError):
+        aws.get_secret_value(SecretId=NAME)
+
+    result = run(value=VALUE)
+    assert result["changed"] is True
+    assert result["secret"]["has_value"] is True
+    assert result["secret"]["value_written"] is True
+    assert result["secret"]["description"] == "Anthropic key"
+    assert current_value(aws) == VALUE
+
+    calls.clear()
+    result = run(value=VALUE)
+    assert result["changed"] is False
+    assert result["secret"]["value_written"] is False
+    assert calls == ["DescribeSecret"]
+
+
+def test_create_with_value(run, aws):
+    result = run(value=VALUE, description="d", tags={"app": "sage"})
+    assert result["changed"] is True
+    assert result["secret"]["has_value"] is True
+    assert result["secret"]["value_written"] is True
+    assert result["secret"]["tags"] == {"app": "sage"}
+    assert current_value(aws) == VALUE
+    described = aws.describe_secret(SecretId=NAME)
+    assert described["Description"] == "d"
+    assert described["Tags"] == [{"Key": "app", "Value": "sage"}]
+
+
+def test_rerun_is_noop_with_exactly_one_call(run, calls):
+    args = {"value": VALUE, "description": "d", "tags": {"app": "sage", "team": "infra"}}
+    assert run(**args)["changed"] is True
+    calls.clear()
+    result = run(**args)
+    assert result["changed"] is False
+    assert result["secret"]["tags"] == {"app": "sage", "team": "infra"}
+    assert result["secret"]["has_value"] is True
+    assert calls == ["DescribeSecret"]
+
+
+def test_existing_value_never_overwritten_by_default(run, aws, calls):
+    aws.create_secret(Name=NAME, SecretString=VALUE)
+    calls.clear()
+    result = run(value=OTHER_VALUE)
+    assert result["changed"] is False
+    assert result["secret"]["value_written"] is False
+    assert calls == ["DescribeSecret"]  # the value is not even read
+    assert current_value(aws) == VALUE
+
+
+def test_overwrite_value_replaces_only_when_different(run, aws, calls):
+    aws.create_secret(Name=NAME, SecretString=VALUE)
+    calls.clear()
+    result = run(value=VALUE, overwrite_value=True)
+    assert result["changed"] is False
+    assert calls == ["DescribeSecret", "GetSecretValue"]
+
+    calls.clear()
+    result = run(value=OTHER_VALUE, overwrite_value=True)
+    assert result["changed"] is True
+    assert result["secret"]["value_written"] is True
+    assert calls == ["DescribeSecret", "GetSecretValue", "PutSecretValue"]
+    assert current_value(aws) == OTHER_VALUE
+
+
+def test_overwrite_value_on_secret_without_value_does_not_read(run, aws, calls):
+    aws.create_secret(Name=NAME)
+    calls.clear()
+    result = run(value=VALUE, overwrite_value=True)
+    assert result["changed"] is True
+    assert calls == ["DescribeSecret", "PutSecretValue"]
+    assert current_value(aws) == VALUE
+
+
+def test_description_update(run, aws):
+    aws.create_secret(Name=NAME, Description="old")
+    result = run(description="new")
+    assert result["changed"] is True
+    assert result["secret"]["description"] == "new"
+    assert aws.describe_secret(SecretId=NAME)["Description"] == "new"
+    # omitted description is not managed
+    assert run()["changed"] is False
+    assert aws.describe_secret(SecretId=NAME)["Description"] == "new"
+
+
+def test_kms_key_id_update(run, aws):
+    aws.create_secret(Name=NAME, KmsKeyId="alias/one")
+    assert run(kms_key_id="alias/one")["changed"] is False
+    result = run(kms_key_id="alias/two")
+    assert result["changed"] is True
+    assert aws.describe_secret(SecretId=NAME)["KmsKeyId"] == "alias/two"
+
+
+def test_tag_updates(run, aws):
+    aws.create_secret(Name=NAME, Tags=[{"Key": "app", "Value": "sage"}, {"Key": "old", "Value": "x"}])
+
+    result = run(tags={"app": "sage2", "new": "y"}, purge_tags=False)
+    assert result["changed"] is True
+    assert result["secret"]["tags"] == {"app": "sage2", "new": "y", "old": "x"}
+
+    result = run(tags={"app": "sage2", "new": "y"})
+    assert result["changed"] is True
+    assert result["secret"]["tags"] == {"app": "sage2", "new": "y"}
+    tags = aws.describe_secret(SecretId=NAME)["Tags"]
+    assert {t["Key"]: t["Value"] for t in tags} == {"app": "sage2", "new": "y"}
+
+    assert run(tags={"app": "sage2", "new": "y"})["changed"] is False
+    assert run()["changed"] is False  # tags omitted: not managed, not purged
+    assert len(aws.describe_secret(SecretId=NAME)["Tags"]) == 2
+
+
+def test_check_mode_create_makes_no_change(run, aws, calls):
+    result = run(check_mode=True, value=VALUE, description="d", tags={"a": "b"})
+    assert result["changed"] is True
+    assert result["secret"]["has_value"] is True
+    assert result["secret"]["value_written"] is True
+    assert not [c for c in calls if c.startswith(MUTATING)]
+    assert aws.list_secrets()["SecretList"] == []
+
+
+def test_check_mode_update_makes_no_change(run, aws, calls):
+    aws.create_secret(Name=NAME, Description="old", Tags=[{"Key": "a", "Value": "b"}])
+    calls.clear()
+    result = run(check_mode=True, value=VALUE, description="new", tags={"c": "d"}, kms_key_id="alias/k")
+    assert result["changed"] is True
+    assert result["secret"]["description"] == "new"
+    assert result["secret"]["tags"] == {"c": "d"}
+    assert result["secret"]["value_written"] is True
+    assert calls == ["DescribeSecret"]
+    described = aws.describe_secret(SecretId=NAME)
+    assert described["Description"] == "old"
+    assert described["Tags"] == [{"Key": "a", "Value": "b"}]
+    assert "KmsKeyId" not in described
+    assert "VersionIdsToStages" not in described
+
+    aws.put_secret_value(SecretId=NAME, SecretString=VALUE)
+    calls.clear()
+    result = run(check_mode=True, value=OTHER_VALUE, overwrite_value=True)
+    assert result["changed"] is True
+    assert calls == ["DescribeSecret", "GetSecretValue"]
+    assert current_value(aws) == VALUE
+
+
+def test_check_mode_absent_makes_no_change(run, aws, calls):
+    aws.create_secret(Name=NAME)
+    calls.clear()
+    result = run(check_mode=True, state="absent")
+    assert result["changed"] is True
+    assert calls == ["DescribeSecret"]
+    assert "DeletedDate" not in aws.describe_secret(SecretId=NAME)
+
+
+def test_absent_schedules_deletion_then_unchanged_then_present_restores(run, aws, calls):
+    aws.create_secret(Name=NAME, SecretString=VALUE)
+    calls.clear()
+    result = run(state="absent", recovery_window_days=7)
+    assert result["changed"] is True
+    assert result["secret"]["deleted_date"]
+    assert calls == ["DescribeSecret", "DeleteSecret"]
+    assert "DeletedDate" in aws.describe_secret(SecretId=NAME)
+
+    calls.clear()
+    result = run(state="absent", recovery_window_days=7)
+    assert result["changed"] is False
+    assert result["secret"]["deleted_date"]
+    assert calls == ["DescribeSecret"]
+
+    # check mode restore reports a change and does nothing
+    assert run(state="present", check_mode=True)["changed"] is True
+    assert "DeletedDate" in aws.describe_secret(SecretId=NAME)
+
+    result = run(state="present")
+    assert result["changed"] is True
+    assert "deleted_date" not in result["secret"]
+    assert result["secret"]["has_value"] is True
+    assert "DeletedDate" not in aws.describe_secret(SecretId=NAME)
+    assert current_value(aws) == VALUE
+    assert run(state="present")["changed"] is False
+
+
+def test_absent_force_delete(run, aws):
+    aws.create_secret(Name=NAME)
+    result = run(state="absent", recovery_window_days=0)
+    assert result["changed"] is True
+    with pytest.raises(ClientError) as exc:
+        aws.describe_secret(SecretId=NAME)
+    assert exc.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_absent_missing_secret_is_unchanged(run, calls):
+    result = run(state="absent")
+    assert result["changed"] is False
+    assert result["secret"] == {}
+    assert calls == ["DescribeSecret"]
+
+
+@pytest.mark.parametrize("days", [3, 31, -1])
+def test_invalid_recovery_window_fails(run, calls, days):
+    rc, result, _out = run.raw(state="absent", recovery_window_days=days)
+    assert rc == 1
+    assert result["failed"] is True
+    assert "recovery_window_days" in result["msg"]
+    assert calls == []
+
+
+def test_diff_never_contains_value(run, aws):
+    result = run(diff=True, value=VALUE, description="d", tags={"a": "b"})
+    assert result["diff"]["before"] == {}
+    assert result["diff"]["after"]["has_value"] is True
+    assert result["diff"]["after"]["description"] == "d"
+    assert result["diff"]["after"]["tags"] == {"a": "b"}
+
+    result = run(diff=True, value=OTHER_VALUE, overwrite_value=True, description="e", tags={"a": "c"})
+    assert result["changed"] is True
+    assert result["diff"]["before"]["description"] == "d"
+    assert result["diff"]["after"]["description"] == "e"
+    assert result["diff"]["before"]["tags"] == {"a": "b"}
+    assert result["diff"]["after"]["tags"] == {"a": "c"}
+
+    result = run(diff=True, check_mode=True, value=VALUE, overwrite_value=True)
+    assert result["changed"] is True
+
+    result = run(diff=True, state="absent")
+    assert result["diff"]["after"] == {}
+    assert result["diff"]["before"]["has_value"] is True
+
+
+def test_diff_shows_value_being_added(run, aws):
+    aws.create_secret(Name=NAME)
+    result = run(diff=True, value=VALUE)
+    assert result["diff"]["before"]["has_value"] is False
+    assert result["diff"]["after"]["has_value"] is True
+
+
+def test_describe_access_denied_fails_clearly(run, monkeypatch):
+    def denied(self, operation_name, api_params):
+        error = {"Error": {"Code": "AccessDeniedException", "Message": "not authorized to DescribeSecret"}}
+        raise ClientError(error, operation_name)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", denied)
+    rc, result, _out = run.raw(value=VALUE)
+    assert rc == 1
+    assert result["failed"] is True
+    assert result["msg"].startswith(f"Failed to describe secret {NAME}: ")
+    assert "AccessDeniedException" in result["msg"]
+    assert result["error"]["code"] == "AccessDeniedException"

@@ -1,0 +1,229 @@
+"""The AWS emulator used by `make demo`, the tests and `make bench`.
+
+moto's own WSGI application, wrapped in a middleware that records every AWS API call it
+answers (service and action), so tests can assert "no call was made" and benchmarks can
+count calls per run.  The record is read with ``GET /_sage/calls`` and cleared with
+``POST /_sage/calls/reset``; everything else goes to moto unchanged.
+
+Command line::
+
+    python -m tests.harness.emulator serve [--host 127.0.0.1] [--port 5000]
+    python -m tests.harness.emulator run -- CMD ...   # free port, AWS_ENDPOINT_URL set, CMD run
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+_CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/aws4_request")
+MUTATING_PREFIXES = (
+    "Create", "Put", "Modify", "Update", "Delete", "Register", "Deregister", "Attach",
+    "Detach", "Associate", "Disassociate", "Allocate", "Release", "Authorize", "Revoke",
+    "Tag", "Untag", "Add", "Remove", "Replace", "Restore", "Enable", "Disable", "Set",
+    "Start", "Stop", "Reboot", "Rotate", "Cancel", "Increase", "Decrease", "Apply",
+    "Publish", "Subscribe", "Unsubscribe", "Invoke", "POST ", "PUT ", "DELETE ", "PATCH ",
+)
+
+
+def is_mutating(action: str) -> bool:
+    return action.startswith(MUTATING_PREFIXES)
+
+
+class CallRecorder:
+    """WSGI middleware: records (service, action) of each AWS request, then calls moto."""
+
+    def __init__(self, app):
+        self.app = app
+        self.calls: list[dict[str, str]] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/_sage/calls"):
+            return self._serve_record(environ, start_response, path)
+        call = self._identify(environ)
+        if call:
+            with self.lock:
+                self.calls.append(call)
+        return self.app(environ, start_response)
+
+    def _serve_record(self, environ, start_response, path):
+        if path.endswith("/reset") and environ["REQUEST_METHOD"] == "POST":
+            with self.lock:
+                self.calls.clear()
+            body = b"[]"
+        else:
+            with self.lock:
+                body = json.dumps(self.calls).encode()
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [body]
+
+    @staticmethod
+    def _identify(environ) -> dict[str, str] | None:
+        auth = environ.get("HTTP_AUTHORIZATION", "")
+        scope = _CREDENTIAL_SCOPE.search(auth)
+        if not scope:
+            return None
+        service = scope.group(1)
+        target = environ.get("HTTP_X_AMZ_TARGET")
+        if target:
+            return {"service": service, "action": target.rsplit(".", 1)[-1]}
+        action = urllib.parse.parse_qs(environ.get("QUERY_STRING", "")).get("Action", [""])[0]
+        if not action and "form-urlencoded" in environ.get("CONTENT_TYPE", ""):
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = environ["wsgi.input"].read(length)
+            environ["wsgi.input"] = io.BytesIO(body)
+            action = urllib.parse.parse_qs(body.decode("utf-8", "replace")).get("Action", [""])[0]
+        if not action:  # REST protocols (S3, Lambda ...): method and path
+            action = f"{environ['REQUEST_METHOD']} {environ.get('PATH_INFO', '/')}"
+        return {"service": service, "action": action}
+
+
+def patch_moto_gaps() -> None:
+    """Make moto answer like AWS where amazon.aws depends on it (moto 5.2)."""
+    from moto.core.responses import ActionResult
+    from moto.ec2.responses.security_groups import SecurityGroups
+    from moto.ec2.utils import EC2_PREFIX_TO_RESOURCE
+
+    # DescribeTags calls a NAT gateway's resource type "natgateway"; moto says "nat-gateway", so
+    # amazon.aws.ec2_vpc_nat_gateway never saw its tags and re-tagged on every run.
+    EC2_PREFIX_TO_RESOURCE["nat"] = "natgateway"
+
+    # AWS returns {"Return": true}; moto an empty body, which amazon.aws.ec2_security_group reads.
+    for name in ("update_security_group_rule_descriptions_ingress",
+                 "update_security_group_rule_descriptions_egress"):
+        original = getattr(SecurityGroups, name)
+
+        def answer_return(self, _original=original):
+            _original(self)
+            return ActionResult({"Return": True})
+
+        setattr(SecurityGroups, name, answer_return)
+
+
+def serve(host: str, port: int) -> None:
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    patch_moto_gaps()
+    app = CallRecorder(DomainDispatcherApplication(create_backend_app))
+    server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+    print(f"AWS emulator listening on http://{host}:{port}", flush=True)
+    server.serve_forever()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def answers(endpoint: str, timeout: float = 1.0) -> bool:
+    try:
+        with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=timeout):
+            return True
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+class Emulator:
+    """A running emulator process and the helpers tests use on it."""
+
+    def __init__(self, endpoint: str, process: subprocess.Popen | None = None):
+        self.endpoint = endpoint
+        self.process = process
+
+    def _post(self, path: str) -> bytes:
+        request = urllib.request.Request(f"{self.endpoint}{path}", data=b"", method="POST")
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.read()
+
+    def calls(self) -> list[dict[str, str]]:
+        with urllib.request.urlopen(f"{self.endpoint}/_sage/calls", timeout=30) as response:
+            return json.loads(response.read())
+
+    def mutating_calls(self) -> list[dict[str, str]]:
+        return [c for c in self.calls() if is_mutating(c["action"])]
+
+    def reset_calls(self) -> None:
+        self._post("/_sage/calls/reset")
+
+    def reset_state(self) -> None:
+        """Forget every AWS resource (moto's reset) and the call record."""
+        self._post("/moto-api/reset")
+        self.reset_calls()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def start(port: int | None = None, log_path: Path | None = None) -> Emulator:
+    port = port or free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.harness.emulator", "serve", "--port", str(port)],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while not answers(endpoint):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"the AWS emulator did not start on {endpoint}")
+        time.sleep(0.2)
+    return Emulator(endpoint, process)
+
+
+@contextmanager
+def running(port: int | None = None):
+    emulator = start(port)
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="emulator", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve_cmd = sub.add_parser("serve", help="serve in the foreground")
+    serve_cmd.add_argument("--host", default="127.0.0.1")
+    serve_cmd.add_argument("--port", type=int, default=5000)
+    run_cmd = sub.add_parser("run", help="run a command against a fresh emulator on a free port")
+    run_cmd.add_argument("cmd", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        serve(args.host, args.port)
+        return 0
+    cmd = [c for c in args.cmd if c != "--"] if args.cmd[:1] == ["--"] else args.cmd
+    with running() as emulator:
+        env = dict(os.environ, AWS_ENDPOINT_URL=emulator.endpoint)
+        return subprocess.call(cmd, env=env)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
