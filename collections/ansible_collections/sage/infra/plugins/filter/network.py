@@ -6,7 +6,6 @@ from __future__ import annotations
 import ipaddress
 
 
-
 def _network(value):
     try:
         return ipaddress.IPv4Network(str(value), strict=True), None
@@ -14,8 +13,9 @@ def _network(value):
         return None, str(exc)
 
 
-def cidr_layout_errors(subnet_lists, vpc_cidr, az_count, vpc_var="network_vpc_cidr",
-                       az_var="network_az_count", min_az_count=1):
+def cidr_layout_errors(
+    subnet_lists, vpc_cidr, az_count, vpc_var="network_vpc_cidr", az_var="network_az_count", min_az_count=1
+):
     """Return one message per problem, each naming the variable at fault; [] when all is well.
 
     subnet_lists maps a variable name to its list of subnet CIDRs (one per availability zone).
@@ -32,8 +32,9 @@ def cidr_layout_errors(subnet_lists, vpc_cidr, az_count, vpc_var="network_vpc_ci
     except (TypeError, ValueError):
         return errors + [f"{az_var}: '{az_count}' is not a number"]
     if az_count < min_az_count:
-        errors.append(f"{az_var}: {az_count} availability zone(s) given, this environment needs at least "
-                      f"{min_az_count}")
+        errors.append(
+            f"{az_var}: {az_count} availability zone(s) given, this environment needs at least {min_az_count}"
+        )
 
     seen = []
     for var, cidrs in subnet_lists.items():
@@ -41,8 +42,9 @@ def cidr_layout_errors(subnet_lists, vpc_cidr, az_count, vpc_var="network_vpc_ci
             errors.append(f"{var}: must be a list of CIDRs, got '{cidrs}'")
             continue
         if len(cidrs) != az_count:
-            errors.append(f"{var}: has {len(cidrs)} subnet(s) but {az_var} is {az_count}; give one per "
-                          f"availability zone")
+            errors.append(
+                f"{var}: has {len(cidrs)} subnet(s) but {az_var} is {az_count}; give one per availability zone"
+            )
         for cidr in cidrs:
             subnet, problem = _network(cidr)
             if subnet is None:
@@ -67,8 +69,9 @@ def subnet_plan(subnet_lists, availability_zones, name_prefix):
     plan = []
     for tier, cidrs in subnet_lists.items():
         for index, (cidr, az) in enumerate(zip(cidrs, availability_zones)):
-            plan.append({"name": f"{name_prefix}-{tier}-{index + 1}", "tier": tier, "cidr": cidr,
-                         "az": az, "index": index})
+            plan.append(
+                {"name": f"{name_prefix}-{tier}-{index + 1}", "tier": tier, "cidr": cidr, "az": az, "index": index}
+            )
     return plan
 
 

@@ -1,0 +1,68 @@
+# Two commands for a newcomer: `make demo` and `make test` (see README.md).
+SHELL := /bin/bash
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_FORCE_COLOR ?= 0
+EMULATOR_PORT ?= 5000
+EMULATOR_URL := http://127.0.0.1:$(EMULATOR_PORT)
+
+.PHONY: help venv emulator emulator-stop demo test lint unit integration sanity bench clean
+
+help:
+	@echo "make demo   - provision the stack on a local AWS emulator and print its outputs"
+	@echo "make test   - every check CI runs (lint, sanity, unit, integration, molecule)"
+	@echo "make bench  - time and count AWS calls of a no-op re-run of site.yml"
+
+$(VENV)/.installed: requirements.txt requirements-test.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements-test.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+# Starts the emulator in the background unless something already answers on the port.
+emulator: venv
+	@if curl -fs -o /dev/null $(EMULATOR_URL)/moto-api/; then \
+		echo "AWS emulator already answering on $(EMULATOR_URL)"; \
+	else \
+		mkdir -p .emulator; \
+		nohup $(BIN)/python -m tests.harness.emulator serve --port $(EMULATOR_PORT) > .emulator/emulator.log 2>&1 & \
+		echo $$! > .emulator/pid; \
+		for i in $$(seq 100); do curl -fs -o /dev/null $(EMULATOR_URL)/moto-api/ && break; sleep 0.2; done; \
+		curl -fs -o /dev/null $(EMULATOR_URL)/moto-api/ || { cat .emulator/emulator.log; exit 1; }; \
+		echo "AWS emulator started on $(EMULATOR_URL) (stop it with: make emulator-stop)"; \
+	fi
+
+emulator-stop:
+	@if [ -f .emulator/pid ]; then kill $$(cat .emulator/pid) 2>/dev/null || true; rm -f .emulator/pid; fi
+
+demo: emulator
+	AWS_ENDPOINT_URL=$(EMULATOR_URL) ansible-playbook site.yml -i inventories/local
+
+lint: venv
+	ruff check .
+	ruff format --check .
+	yamllint --strict .
+	ansible-lint --profile production
+	ansible-playbook site.yml -i inventories/prod --syntax-check
+	ansible-inventory -i inventories/prod --list > /dev/null
+
+sanity: venv
+	scripts/sanity.sh
+
+unit: venv
+	python -m pytest -q collections/ansible_collections/sage/infra/tests/unit
+
+integration: venv
+	python -m pytest -q tests/integration
+
+test: lint sanity unit integration
+
+bench: venv
+	python -m tests.bench
+
+clean: emulator-stop
+	rm -rf $(VENV) .emulator .pytest_cache .ruff_cache

@@ -1,0 +1,75 @@
+"""From nothing to a prod-shaped network and back to nothing: check mode, per-AZ NAT, removal twice."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.harness.playbook import run_playbook
+
+PROD_SHAPE = {"network_nat_gateway_mode": "per_az", "network_operations_access_enabled": True}
+ABSENT = {"network_state": "absent", "secrets_state": "absent"}
+
+
+@pytest.fixture(scope="module")
+def empty(emulator):
+    emulator.reset_state()
+    return emulator
+
+
+def stack_vpcs(aws):
+    return aws("ec2").describe_vpcs(Filters=[{"Name": "tag:Name", "Values": ["sage-vpc"]}])["Vpcs"]
+
+
+def test_check_mode_on_an_empty_account_creates_nothing(empty, aws):
+    empty.reset_calls()
+    run = run_playbook("site.yml", empty.endpoint, "--check", extra_vars=PROD_SHAPE).assert_ok()
+    assert run.changed > 0, "check mode should report what it would create"
+    assert empty.mutating_calls() == []
+    assert stack_vpcs(aws) == []
+    assert aws("secretsmanager").list_secrets()["SecretList"] == []
+
+
+def test_per_az_nat_routes_each_zone_through_its_own_gateway(empty, aws):
+    run_playbook("site.yml", empty.endpoint, extra_vars=PROD_SHAPE).assert_ok()
+    ec2 = aws("ec2")
+    vpc = stack_vpcs(aws)[0]["VpcId"]
+    nats = ec2.describe_nat_gateways(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["NatGateways"]
+    nat_by_subnet = {n["SubnetId"]: n["NatGatewayId"] for n in nats}
+    assert len(nat_by_subnet) == 2
+    subnets = {s["SubnetId"]: s for s in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]}
+    zone_of = {sid: s["AvailabilityZone"] for sid, s in subnets.items()}
+    nat_zone = {nat: zone_of[subnet] for subnet, nat in nat_by_subnet.items()}
+    tables = ec2.describe_route_tables(Filters=[{"Name": "tag:Tier", "Values": ["private"]}])["RouteTables"]
+    assert len(tables) == 2
+    for table in tables:
+        (association,) = table["Associations"]
+        (route,) = [r for r in table["Routes"] if r.get("DestinationCidrBlock") == "0.0.0.0/0"]
+        assert nat_zone[route["NatGatewayId"]] == zone_of[association["SubnetId"]]
+    groups = {g["GroupName"]: g for g in ec2.describe_security_groups(
+        Filters=[{"Name": "vpc-id", "Values": [vpc]}])["SecurityGroups"]}
+    ops_id = groups["sage-ops-sg"]["GroupId"]
+    rds_sources = {p["GroupId"] for perm in groups["sage-rds-sg"]["IpPermissions"] for p in perm["UserIdGroupPairs"]}
+    assert rds_sources == {groups["sage-ecs-sg"]["GroupId"], ops_id}
+    assert groups["sage-ops-sg"]["IpPermissions"] == []
+
+
+def test_rerun_of_the_prod_shape_changes_nothing(empty):
+    assert run_playbook("site.yml", empty.endpoint, extra_vars=PROD_SHAPE).assert_ok().changed == 0
+
+
+def test_removal_leaves_nothing_and_is_idempotent(empty, aws):
+    first = run_playbook("site.yml", empty.endpoint, extra_vars={**PROD_SHAPE, **ABSENT}).assert_ok()
+    assert first.changed > 0
+    ec2 = aws("ec2")
+    assert stack_vpcs(aws) == []
+    assert [n for n in ec2.describe_nat_gateways()["NatGateways"] if n["State"] != "deleted"] == []
+    assert ec2.describe_addresses()["Addresses"] == [], "NAT Elastic IPs are released"
+    assert [g for g in ec2.describe_security_groups()["SecurityGroups"] if g["GroupName"].startswith("sage-")] == []
+    assert ec2.describe_flow_logs()["FlowLogs"] == []
+    assert aws("logs").describe_log_groups(logGroupNamePrefix="/aws/vpc/sage")["logGroups"] == []
+    assert [r for r in aws("iam").list_roles()["Roles"] if r["RoleName"].startswith("sage-")] == []
+    secrets = aws("secretsmanager").list_secrets(IncludePlannedDeletion=True)["SecretList"]
+    assert len(secrets) == 4 and all("DeletedDate" in s for s in secrets), "scheduled, with a recovery window"
+
+    second = run_playbook("site.yml", empty.endpoint, extra_vars={**PROD_SHAPE, **ABSENT}).assert_ok()
+    assert second.changed == 0, second.output

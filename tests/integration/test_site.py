@@ -1,0 +1,188 @@
+"""site.yml on the local inventory: converge, re-run with changed=0, check mode, the AWS state it leaves."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.harness.playbook import run_playbook
+
+STACK = "sage"
+
+
+@pytest.fixture(scope="module")
+def converged(emulator):
+    emulator.reset_state()
+    first = run_playbook("site.yml", emulator.endpoint).assert_ok()
+    assert first.changed > 0
+    return first
+
+
+def vpc_id(aws):
+    vpcs = aws("ec2").describe_vpcs(Filters=[{"Name": "tag:Name", "Values": [f"{STACK}-vpc"]}])["Vpcs"]
+    assert len(vpcs) == 1, vpcs
+    return vpcs[0]["VpcId"]
+
+
+def test_rerun_changes_nothing(converged, emulator):
+    emulator.reset_calls()
+    second = run_playbook("site.yml", emulator.endpoint).assert_ok()
+    assert second.changed == 0, second.output
+    assert emulator.mutating_calls() == []
+
+
+def test_check_mode_on_a_converged_stack_changes_nothing(converged, emulator):
+    emulator.reset_calls()
+    check = run_playbook("site.yml", emulator.endpoint, "--check", "--diff").assert_ok()
+    assert check.changed == 0, check.output
+    assert emulator.mutating_calls() == []
+
+
+def test_outputs_are_printed(converged, aws):
+    assert vpc_id(aws) in converged.output
+    for name in ("anthropic-api-key", "discord-webhook-errors", "discord-webhook-performance",
+                 "discord-webhook-business"):
+        assert f"secret:{STACK}/{name}" in converged.output
+
+
+def test_vpc_has_dns_and_the_specified_cidr(converged, aws):
+    ec2 = aws("ec2")
+    vpc = vpc_id(aws)
+    assert ec2.describe_vpcs(VpcIds=[vpc])["Vpcs"][0]["CidrBlock"] == "10.0.0.0/16"
+    for attribute, key in (("enableDnsSupport", "EnableDnsSupport"), ("enableDnsHostnames", "EnableDnsHostnames")):
+        assert ec2.describe_vpc_attribute(VpcId=vpc, Attribute=attribute)[key]["Value"] is True
+
+
+def test_one_subnet_per_tier_and_zone(converged, aws):
+    subnets = aws("ec2").describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc_id(aws)]}])["Subnets"]
+    layout = {}
+    for subnet in subnets:
+        tags = {t["Key"]: t["Value"] for t in subnet["Tags"]}
+        layout[tags["Name"]] = (subnet["CidrBlock"], subnet["AvailabilityZone"], tags["Tier"])
+    assert layout == {
+        "sage-public-1": ("10.0.1.0/24", "us-west-2a", "public"),
+        "sage-public-2": ("10.0.2.0/24", "us-west-2b", "public"),
+        "sage-private-1": ("10.0.11.0/24", "us-west-2a", "private"),
+        "sage-private-2": ("10.0.12.0/24", "us-west-2b", "private"),
+        "sage-database-1": ("10.0.21.0/24", "us-west-2a", "database"),
+        "sage-database-2": ("10.0.22.0/24", "us-west-2b", "database"),
+    }
+
+
+def route_tables(aws):
+    tables = aws("ec2").describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc_id(aws)]}])["RouteTables"]
+    named = {}
+    for table in tables:
+        name = {t["Key"]: t["Value"] for t in table.get("Tags", [])}.get("Name")
+        if name:
+            named[name] = table
+    return named
+
+
+def subnet_ids(aws, tier):
+    subnets = aws("ec2").describe_subnets(
+        Filters=[{"Name": "vpc-id", "Values": [vpc_id(aws)]}, {"Name": "tag:Tier", "Values": [tier]}])["Subnets"]
+    return sorted(s["SubnetId"] for s in subnets)
+
+
+def default_routes(table):
+    return [r for r in table["Routes"] if r.get("DestinationCidrBlock") == "0.0.0.0/0"]
+
+
+def test_routing_per_tier(converged, aws):
+    tables = route_tables(aws)
+    assert set(tables) == {"sage-public-rt", "sage-private-rt-1", "sage-private-rt-2", "sage-database-rt"}
+
+    public = tables["sage-public-rt"]
+    assert [r["GatewayId"][:4] for r in default_routes(public)] == ["igw-"]
+    assert sorted(a["SubnetId"] for a in public["Associations"]) == subnet_ids(aws, "public")
+
+    nats = aws("ec2").describe_nat_gateways(Filters=[{"Name": "vpc-id", "Values": [vpc_id(aws)]}])["NatGateways"]
+    assert len(nats) == 1, "the local inventory shares one NAT gateway"
+    for name in ("sage-private-rt-1", "sage-private-rt-2"):
+        assert [r["NatGatewayId"] for r in default_routes(tables[name])] == [nats[0]["NatGatewayId"]]
+
+    database = tables["sage-database-rt"]
+    assert sorted(a["SubnetId"] for a in database["Associations"]) == subnet_ids(aws, "database")
+    assert [r for r in database["Routes"] if r.get("GatewayId") != "local"] == [], "no route out of the VPC"
+
+
+def test_s3_gateway_endpoint_serves_the_private_route_tables(converged, aws):
+    endpoints = aws("ec2").describe_vpc_endpoints(
+        Filters=[{"Name": "vpc-id", "Values": [vpc_id(aws)]}])["VpcEndpoints"]
+    assert [e["ServiceName"] for e in endpoints] == ["com.amazonaws.us-west-2.s3"]
+    tables = route_tables(aws)
+    assert sorted(endpoints[0]["RouteTableIds"]) == sorted(
+        tables[n]["RouteTableId"] for n in ("sage-private-rt-1", "sage-private-rt-2"))
+
+
+def security_groups(aws):
+    groups = aws("ec2").describe_security_groups(
+        Filters=[{"Name": "vpc-id", "Values": [vpc_id(aws)]}])["SecurityGroups"]
+    return {g["GroupName"]: g for g in groups}
+
+
+def ingress(group, by_id):
+    """(protocol, from, to, source) for every ingress permission, source a CIDR or a group name."""
+    rules = set()
+    for perm in group["IpPermissions"]:
+        key = (perm["IpProtocol"], perm.get("FromPort"), perm.get("ToPort"))
+        rules |= {(*key, r["CidrIp"]) for r in perm.get("IpRanges", [])}
+        rules |= {(*key, r["CidrIpv6"]) for r in perm.get("Ipv6Ranges", [])}
+        rules |= {(*key, by_id[p["GroupId"]]) for p in perm.get("UserIdGroupPairs", [])}
+    return rules
+
+
+def test_security_groups_are_least_privilege(converged, aws):
+    groups = security_groups(aws)
+    by_id = {g["GroupId"]: name for name, g in groups.items()}
+    assert set(groups) == {"default", "sage-alb-sg", "sage-ecs-sg", "sage-rds-sg", "sage-valkey-sg"}
+    assert ingress(groups["sage-alb-sg"], by_id) == {
+        ("tcp", 80, 80, "0.0.0.0/0"), ("tcp", 443, 443, "0.0.0.0/0"),
+        ("tcp", 80, 80, "::/0"), ("tcp", 443, 443, "::/0")}
+    assert ingress(groups["sage-ecs-sg"], by_id) == {("tcp", 3000, 3000, "sage-alb-sg")}
+    assert ingress(groups["sage-rds-sg"], by_id) == {("tcp", 5432, 5432, "sage-ecs-sg")}
+    assert ingress(groups["sage-valkey-sg"], by_id) == {("tcp", 6379, 6379, "sage-ecs-sg")}
+    assert groups["default"]["IpPermissions"] == [] and groups["default"]["IpPermissionsEgress"] == []
+    assert groups["sage-rds-sg"]["IpPermissionsEgress"] == []
+    assert groups["sage-valkey-sg"]["IpPermissionsEgress"] == []
+
+
+def test_flow_logs_go_to_a_log_group_with_retention(converged, aws):
+    logs = aws("ec2").describe_flow_logs(Filters=[{"Name": "resource-id", "Values": [vpc_id(aws)]}])["FlowLogs"]
+    assert [(f["LogGroupName"], f["TrafficType"]) for f in logs] == [("/aws/vpc/sage-flow-logs", "ALL")]
+    group = aws("logs").describe_log_groups(logGroupNamePrefix="/aws/vpc/sage-flow-logs")["logGroups"]
+    assert group[0]["retentionInDays"] == 1
+
+
+def test_everything_is_tagged(converged, aws):
+    ec2 = aws("ec2")
+    vpc = vpc_id(aws)
+    wanted = {"Project": "sage", "Environment": "local", "ManagedBy": "ansible"}
+    resources = {
+        "vpc": ec2.describe_vpcs(VpcIds=[vpc])["Vpcs"],
+        "subnet": ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"],
+        "igw": ec2.describe_internet_gateways(
+            Filters=[{"Name": "attachment.vpc-id", "Values": [vpc]}])["InternetGateways"],
+        "nat": ec2.describe_nat_gateways(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["NatGateways"],
+        "eip": ec2.describe_addresses()["Addresses"],
+        "route table": list(route_tables(aws).values()),
+        "endpoint": ec2.describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["VpcEndpoints"],
+        "security group": [g for n, g in security_groups(aws).items() if n != "default"],
+        "flow log": ec2.describe_flow_logs()["FlowLogs"],
+    }
+    for kind, items in resources.items():
+        assert items, f"no {kind} found"
+        for item in items:
+            tags = {t["Key"]: t["Value"] for t in item.get("Tags", [])}
+            assert wanted.items() <= tags.items(), f"{kind} {tags}"
+            assert tags.get("Name", "").startswith("sage-"), f"{kind} {tags}"
+
+
+def test_secrets_exist_without_values_when_the_vault_gives_none(converged, aws):
+    secrets = aws("secretsmanager")
+    for name in ("anthropic-api-key", "discord-webhook-errors", "discord-webhook-performance",
+                 "discord-webhook-business"):
+        described = secrets.describe_secret(SecretId=f"{STACK}/{name}")
+        assert not described.get("VersionIdsToStages"), "no value was given, none may be invented"
+        assert {"Key": "Environment", "Value": "local"} in described["Tags"]
+    assert "have no value yet" in converged.output
