@@ -62,7 +62,7 @@ pip_version="$("$py" -c '
 from types import SimpleNamespace
 from ansible_test._internal.python_requirements import get_venv_packages
 print(get_venv_packages(SimpleNamespace(version="3.11"))["pip"])')"
-cache="${HOME}/.ansible/test/cache"
+cache="$("$py" -c 'import os; print(os.path.expanduser("~/.ansible/test/cache"))')"  # as ansible-test sees it
 mkdir -p "$cache"
 if ! compgen -G "$cache/pip-${pip_version}-*.whl" > /dev/null; then
   "$py" -m pip download -q --no-deps --only-binary=:all: -d "$cache" "pip==${pip_version}"
