@@ -3,8 +3,8 @@
 ansible-test creates every sanity test virtual environment with ``python -m venv --without-pip`` and then
 runs ``get-pip-<version>.py``, downloaded from Ansible's CI file server (not a package registry, so this
 project's machines cannot reach it), to put pip into it. It only downloads the script when
-``~/.ansible/test/cache/get_pip_<version>.py`` does not exist yet, so scripts/ansible-test.sh (run by scripts/sanity.sh) copies this file
-there, next to the pip wheel of that version taken from PyPI with ``pip download``.
+``~/.ansible/test/cache/get_pip_<version>.py`` does not exist yet, so scripts/ansible-test.sh (run by
+scripts/sanity.sh) copies this file there, next to the pip wheel of that version taken from PyPI with ``pip download``.
 
 Like the real get-pip.py it runs pip straight from a pip wheel (a supported way to run pip) with
 ``install --upgrade --force-reinstall`` and the requirement arguments ansible-test passes, e.g.

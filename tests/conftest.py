@@ -21,7 +21,12 @@ def aws(emulator):
     """A boto3 client factory pointed at the emulator."""
 
     def client(service: str):
-        return boto3.client(service, region_name=REGION, endpoint_url=emulator.endpoint,
-                            aws_access_key_id="testing", aws_secret_access_key="testing")
+        return boto3.client(
+            service,
+            region_name=REGION,
+            endpoint_url=emulator.endpoint,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
 
     return client

@@ -32,11 +32,46 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 _CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/aws4_request")
 MUTATING_PREFIXES = (
-    "Create", "Put", "Modify", "Update", "Delete", "Register", "Deregister", "Attach",
-    "Detach", "Associate", "Disassociate", "Allocate", "Release", "Authorize", "Revoke",
-    "Tag", "Untag", "Add", "Remove", "Replace", "Restore", "Enable", "Disable", "Set",
-    "Start", "Stop", "Reboot", "Rotate", "Cancel", "Increase", "Decrease", "Apply",
-    "Publish", "Subscribe", "Unsubscribe", "Invoke", "POST ", "PUT ", "DELETE ", "PATCH ",
+    "Create",
+    "Put",
+    "Modify",
+    "Update",
+    "Delete",
+    "Register",
+    "Deregister",
+    "Attach",
+    "Detach",
+    "Associate",
+    "Disassociate",
+    "Allocate",
+    "Release",
+    "Authorize",
+    "Revoke",
+    "Tag",
+    "Untag",
+    "Add",
+    "Remove",
+    "Replace",
+    "Restore",
+    "Enable",
+    "Disable",
+    "Set",
+    "Start",
+    "Stop",
+    "Reboot",
+    "Rotate",
+    "Cancel",
+    "Increase",
+    "Decrease",
+    "Apply",
+    "Publish",
+    "Subscribe",
+    "Unsubscribe",
+    "Invoke",
+    "POST ",
+    "PUT ",
+    "DELETE ",
+    "PATCH ",
 )
 
 
@@ -105,8 +140,7 @@ def patch_moto_gaps() -> None:
     EC2_PREFIX_TO_RESOURCE["nat"] = "natgateway"
 
     # AWS returns {"Return": true}; moto an empty body, which amazon.aws.ec2_security_group reads.
-    for name in ("update_security_group_rule_descriptions_ingress",
-                 "update_security_group_rule_descriptions_egress"):
+    for name in ("update_security_group_rule_descriptions_ingress", "update_security_group_rule_descriptions_egress"):
         original = getattr(SecurityGroups, name)
 
         def answer_return(self, _original=original):
@@ -187,7 +221,10 @@ def start(port: int | None = None, log_path: Path | None = None) -> Emulator:
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.harness.emulator", "serve", "--port", str(port)],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     deadline = time.monotonic() + 60
     while not answers(endpoint):

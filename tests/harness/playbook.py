@@ -39,13 +39,27 @@ class PlaybookRun:
         return self
 
 
-def run_playbook(playbook: str, endpoint: str, *args: str, inventory: str = "inventories/local",
-                 extra_vars: dict | None = None, env: dict | None = None, timeout: int = 900) -> PlaybookRun:
+def run_playbook(
+    playbook: str,
+    endpoint: str,
+    *args: str,
+    inventory: str = "inventories/local",
+    extra_vars: dict | None = None,
+    env: dict | None = None,
+    timeout: int = 900,
+) -> PlaybookRun:
     command = [str(Path(sys.executable).parent / "ansible-playbook"), playbook, "-i", inventory, *args]
     if extra_vars:
         command += ["-e", json.dumps(extra_vars)]
-    run_env = dict(os.environ, AWS_ENDPOINT_URL=endpoint, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1",
-                   PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}", **(env or {}))
-    completed = subprocess.run(command, cwd=ROOT, env=run_env, capture_output=True, text=True, timeout=timeout,
-                               check=False)
+    run_env = dict(
+        os.environ,
+        AWS_ENDPOINT_URL=endpoint,
+        ANSIBLE_FORCE_COLOR="0",
+        ANSIBLE_NOCOLOR="1",
+        PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+        **(env or {}),
+    )
+    completed = subprocess.run(
+        command, cwd=ROOT, env=run_env, capture_output=True, text=True, timeout=timeout, check=False
+    )
     return PlaybookRun(completed.returncode, completed.stdout + completed.stderr)

@@ -45,8 +45,10 @@ def test_per_az_nat_routes_each_zone_through_its_own_gateway(empty, aws):
         (association,) = table["Associations"]
         (route,) = [r for r in table["Routes"] if r.get("DestinationCidrBlock") == "0.0.0.0/0"]
         assert nat_zone[route["NatGatewayId"]] == zone_of[association["SubnetId"]]
-    groups = {g["GroupName"]: g for g in ec2.describe_security_groups(
-        Filters=[{"Name": "vpc-id", "Values": [vpc]}])["SecurityGroups"]}
+    groups = {
+        g["GroupName"]: g
+        for g in ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["SecurityGroups"]
+    }
     ops_id = groups["sage-ops-sg"]["GroupId"]
     rds_sources = {p["GroupId"] for perm in groups["sage-rds-sg"]["IpPermissions"] for p in perm["UserIdGroupPairs"]}
     assert rds_sources == {groups["sage-ecs-sg"]["GroupId"], ops_id}

@@ -21,10 +21,22 @@ def test_scenarios_are_found():
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_molecule_scenario(emulator, scenario):
     bin_dir = Path(sys.executable).parent
-    env = dict(os.environ, AWS_ENDPOINT_URL=emulator.endpoint, ANSIBLE_FORCE_COLOR="0", NO_COLOR="1",
-               PATH=f"{bin_dir}:{os.environ.get('PATH', '')}")
-    run = subprocess.run([str(bin_dir / "molecule"), "test", "-s", scenario], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=1200, check=False)
+    env = dict(
+        os.environ,
+        AWS_ENDPOINT_URL=emulator.endpoint,
+        ANSIBLE_FORCE_COLOR="0",
+        NO_COLOR="1",
+        PATH=f"{bin_dir}:{os.environ.get('PATH', '')}",
+    )
+    run = subprocess.run(
+        [str(bin_dir / "molecule"), "test", "-s", scenario],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        check=False,
+    )
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-8000:]
     for step in ("converge", "idempotence", "verify", "destroy"):

@@ -25,8 +25,17 @@ def vault_args(tmp_path: Path, values: dict) -> list[str]:
     password.write_text("test-vault-password\n")
     vault = tmp_path / "vault.yml"
     vault.write_text(yaml.safe_dump(values))
-    subprocess.run([str(Path(sys.executable).parent / "ansible-vault"), "encrypt", str(vault),
-                    "--vault-password-file", str(password)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            str(Path(sys.executable).parent / "ansible-vault"),
+            "encrypt",
+            str(vault),
+            "--vault-password-file",
+            str(password),
+        ],
+        check=True,
+        capture_output=True,
+    )
     assert next(iter(values.values())) not in vault.read_text()
     return ["-e", f"@{vault}", "--vault-password-file", str(password)]
 
@@ -43,16 +52,29 @@ def value(aws, name):
 
 def test_values_are_stored_and_never_printed_even_at_vvvv(fresh, aws, tmp_path):
     log = tmp_path / "ansible.log"
-    run = run_playbook("site.yml", fresh.endpoint, "--tags", "secrets", "-vvvv", "--diff",
-                       *vault_args(tmp_path, VALUES), env={"ANSIBLE_LOG_PATH": str(log)}).assert_ok()
+    run = run_playbook(
+        "site.yml",
+        fresh.endpoint,
+        "--tags",
+        "secrets",
+        "-vvvv",
+        "--diff",
+        *vault_args(tmp_path, VALUES),
+        env={"ANSIBLE_LOG_PATH": str(log)},
+    ).assert_ok()
     assert value(aws, "anthropic-api-key") == VALUES["vault_anthropic_api_key"]
     assert value(aws, "discord-webhook-errors") == VALUES["vault_discord_webhook_errors"]
     described = aws("secretsmanager").describe_secret(SecretId="sage/discord-webhook-business")
     assert not described.get("VersionIdsToStages"), "no value given: none stored"
     assert "sage/discord-webhook-business" in run.output.split("have no value yet")[1]
 
-    leftovers = [p for d in (ROOT / ".ansible", Path.home() / ".ansible" / "tmp") if d.exists()
-                 for p in d.rglob("*") if p.is_file()]
+    leftovers = [
+        p
+        for d in (ROOT / ".ansible", Path.home() / ".ansible" / "tmp")
+        if d.exists()
+        for p in d.rglob("*")
+        if p.is_file()
+    ]
     for text in [run.output, log.read_text()] + [p.read_text(errors="replace") for p in leftovers]:
         for secret in VALUES.values():
             assert secret not in text
@@ -64,22 +86,35 @@ def test_existing_values_are_kept_unless_overwrite_is_asked(fresh, aws, tmp_path
     assert kept.changed == 0
     assert value(aws, "anthropic-api-key") == VALUES["vault_anthropic_api_key"]
 
-    replaced = run_playbook("site.yml", fresh.endpoint, "--tags", "secrets", "-vvv", *vault_args(tmp_path, NEW_VALUES),
-                            extra_vars={"secrets_overwrite_values": True}).assert_ok()
+    replaced = run_playbook(
+        "site.yml",
+        fresh.endpoint,
+        "--tags",
+        "secrets",
+        "-vvv",
+        *vault_args(tmp_path, NEW_VALUES),
+        extra_vars={"secrets_overwrite_values": True},
+    ).assert_ok()
     assert replaced.changed == 1
     assert value(aws, "anthropic-api-key") == NEW_VALUES["vault_anthropic_api_key"]
     for secret in NEW_VALUES.values():
         assert secret not in replaced.output
 
-    again = run_playbook("site.yml", fresh.endpoint, "--tags", "secrets",
-                         extra_vars={**NEW_VALUES, "secrets_overwrite_values": True}).assert_ok()
+    again = run_playbook(
+        "site.yml", fresh.endpoint, "--tags", "secrets", extra_vars={**NEW_VALUES, "secrets_overwrite_values": True}
+    ).assert_ok()
     assert again.changed == 0
 
 
 def test_a_value_given_later_fills_an_empty_secret(fresh, aws):
     business = "https://discord.test/api/webhooks/333/biz-token-Wq1"
-    run = run_playbook("site.yml", fresh.endpoint, "--tags", "secrets",
-                       extra_vars={**VALUES, "vault_discord_webhook_business": business}).assert_ok()
+    run = run_playbook(
+        "site.yml",
+        fresh.endpoint,
+        "--tags",
+        "secrets",
+        extra_vars={**VALUES, "vault_discord_webhook_business": business},
+    ).assert_ok()
     assert run.changed == 1
     assert value(aws, "discord-webhook-business") == business
     assert "have no value yet" not in run.output

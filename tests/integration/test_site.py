@@ -39,8 +39,12 @@ def test_check_mode_on_a_converged_stack_changes_nothing(converged, emulator):
 
 def test_outputs_are_printed(converged, aws):
     assert vpc_id(aws) in converged.output
-    for name in ("anthropic-api-key", "discord-webhook-errors", "discord-webhook-performance",
-                 "discord-webhook-business"):
+    for name in (
+        "anthropic-api-key",
+        "discord-webhook-errors",
+        "discord-webhook-performance",
+        "discord-webhook-business",
+    ):
         assert f"secret:{STACK}/{name}" in converged.output
 
 
@@ -80,7 +84,8 @@ def route_tables(aws):
 
 def subnet_ids(aws, tier):
     subnets = aws("ec2").describe_subnets(
-        Filters=[{"Name": "vpc-id", "Values": [vpc_id(aws)]}, {"Name": "tag:Tier", "Values": [tier]}])["Subnets"]
+        Filters=[{"Name": "vpc-id", "Values": [vpc_id(aws)]}, {"Name": "tag:Tier", "Values": [tier]}]
+    )["Subnets"]
     return sorted(s["SubnetId"] for s in subnets)
 
 
@@ -107,17 +112,18 @@ def test_routing_per_tier(converged, aws):
 
 
 def test_s3_gateway_endpoint_serves_the_private_route_tables(converged, aws):
-    endpoints = aws("ec2").describe_vpc_endpoints(
-        Filters=[{"Name": "vpc-id", "Values": [vpc_id(aws)]}])["VpcEndpoints"]
+    endpoints = aws("ec2").describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [vpc_id(aws)]}])["VpcEndpoints"]
     assert [e["ServiceName"] for e in endpoints] == ["com.amazonaws.us-west-2.s3"]
     tables = route_tables(aws)
     assert sorted(endpoints[0]["RouteTableIds"]) == sorted(
-        tables[n]["RouteTableId"] for n in ("sage-private-rt-1", "sage-private-rt-2"))
+        tables[n]["RouteTableId"] for n in ("sage-private-rt-1", "sage-private-rt-2")
+    )
 
 
 def security_groups(aws):
-    groups = aws("ec2").describe_security_groups(
-        Filters=[{"Name": "vpc-id", "Values": [vpc_id(aws)]}])["SecurityGroups"]
+    groups = aws("ec2").describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc_id(aws)]}])[
+        "SecurityGroups"
+    ]
     return {g["GroupName"]: g for g in groups}
 
 
@@ -137,8 +143,11 @@ def test_security_groups_are_least_privilege(converged, aws):
     by_id = {g["GroupId"]: name for name, g in groups.items()}
     assert set(groups) == {"default", "sage-alb-sg", "sage-ecs-sg", "sage-rds-sg", "sage-valkey-sg"}
     assert ingress(groups["sage-alb-sg"], by_id) == {
-        ("tcp", 80, 80, "0.0.0.0/0"), ("tcp", 443, 443, "0.0.0.0/0"),
-        ("tcp", 80, 80, "::/0"), ("tcp", 443, 443, "::/0")}
+        ("tcp", 80, 80, "0.0.0.0/0"),
+        ("tcp", 443, 443, "0.0.0.0/0"),
+        ("tcp", 80, 80, "::/0"),
+        ("tcp", 443, 443, "::/0"),
+    }
     assert ingress(groups["sage-ecs-sg"], by_id) == {("tcp", 3000, 3000, "sage-alb-sg")}
     assert ingress(groups["sage-rds-sg"], by_id) == {("tcp", 5432, 5432, "sage-ecs-sg")}
     assert ingress(groups["sage-valkey-sg"], by_id) == {("tcp", 6379, 6379, "sage-ecs-sg")}
@@ -161,8 +170,9 @@ def test_everything_is_tagged(converged, aws):
     resources = {
         "vpc": ec2.describe_vpcs(VpcIds=[vpc])["Vpcs"],
         "subnet": ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"],
-        "igw": ec2.describe_internet_gateways(
-            Filters=[{"Name": "attachment.vpc-id", "Values": [vpc]}])["InternetGateways"],
+        "igw": ec2.describe_internet_gateways(Filters=[{"Name": "attachment.vpc-id", "Values": [vpc]}])[
+            "InternetGateways"
+        ],
         "nat": ec2.describe_nat_gateways(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["NatGateways"],
         "eip": ec2.describe_addresses()["Addresses"],
         "route table": list(route_tables(aws).values()),
@@ -180,8 +190,12 @@ def test_everything_is_tagged(converged, aws):
 
 def test_secrets_exist_without_values_when_the_vault_gives_none(converged, aws):
     secrets = aws("secretsmanager")
-    for name in ("anthropic-api-key", "discord-webhook-errors", "discord-webhook-performance",
-                 "discord-webhook-business"):
+    for name in (
+        "anthropic-api-key",
+        "discord-webhook-errors",
+        "discord-webhook-performance",
+        "discord-webhook-business",
+    ):
         described = secrets.describe_secret(SecretId=f"{STACK}/{name}")
         assert not described.get("VersionIdsToStages"), "no value was given, none may be invented"
         assert {"Key": "Environment", "Value": "local"} in described["Tags"]

@@ -30,7 +30,7 @@ def cidr_layout_errors(
     try:
         az_count = int(az_count)
     except (TypeError, ValueError):
-        return errors + [f"{az_var}: '{az_count}' is not a number"]
+        return [*errors, f"{az_var}: '{az_count}' is not a number"]
     if az_count < min_az_count:
         errors.append(
             f"{az_var}: {az_count} availability zone(s) given, this environment needs at least {min_az_count}"
@@ -68,7 +68,7 @@ def subnet_plan(subnet_lists, availability_zones, name_prefix):
     """
     plan = []
     for tier, cidrs in subnet_lists.items():
-        for index, (cidr, az) in enumerate(zip(cidrs, availability_zones)):
+        for index, (cidr, az) in enumerate(zip(cidrs, availability_zones, strict=False)):
             plan.append(
                 {"name": f"{name_prefix}-{tier}-{index + 1}", "tier": tier, "cidr": cidr, "az": az, "index": index}
             )

@@ -1,5 +1,5 @@
 #!/usr/bin/python
-# ruff: noqa: EXE001 - Ansible modules carry this shebang but must not be executable
+
 
 # Copyright: Contributors to the sage-infra project
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
@@ -115,7 +115,8 @@ RETURN = r"""
 flow_log:
   description:
     - The flow log.
-    - In check mode, when the flow log would be created or replaced, the desired flow log without RV(flow_log.flow_log_id).
+    - In check mode, when the flow log would be created or replaced, the desired flow log without
+      RV(flow_log.flow_log_id).
   returned: when O(state=present)
   type: dict
   contains:

@@ -1,5 +1,5 @@
 #!/usr/bin/python
-# ruff: noqa: EXE001 - Ansible modules carry this shebang but must not be executable
+
 
 # Copyright: Contributors to the sage-infra project
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
@@ -268,10 +268,7 @@ def ensure_absent(module, client, secret):
         return False, result, before, before
     if not module.check_mode:
         days = module.params["recovery_window_days"]
-        if days == 0:
-            kwargs = {"ForceDeleteWithoutRecovery": True}
-        else:
-            kwargs = {"RecoveryWindowInDays": days}
+        kwargs = {"ForceDeleteWithoutRecovery": True} if days == 0 else {"RecoveryWindowInDays": days}
         response = call(module, client, "delete_secret", "delete", SecretId=module.params["name"], **kwargs)
         if response.get("DeletionDate"):
             result["deleted_date"] = response["DeletionDate"].isoformat()
