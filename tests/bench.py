@@ -21,8 +21,13 @@ PROFILE_LINE = re.compile(r"^(?P<task>.+?) -+ (?P<seconds>\d+\.\d+)s$", re.MULTI
 
 def managed_resources(endpoint: str) -> dict[str, int]:
     def client(service):
-        return boto3.client(service, region_name="us-west-2", endpoint_url=endpoint,
-                            aws_access_key_id="testing", aws_secret_access_key="testing")
+        return boto3.client(
+            service,
+            region_name="us-west-2",
+            endpoint_url=endpoint,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
 
     ec2 = client("ec2")
     vpcs = ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": ["sage-vpc"]}])["Vpcs"]
@@ -30,18 +35,22 @@ def managed_resources(endpoint: str) -> dict[str, int]:
     return {
         "vpc": len(vpcs),
         "subnets": len(ec2.describe_subnets(Filters=in_vpc)["Subnets"]),
-        "internet gateway": len(ec2.describe_internet_gateways(
-            Filters=[{"Name": "attachment.vpc-id", "Values": [vpcs[0]["VpcId"]]}])["InternetGateways"]),
+        "internet gateway": len(
+            ec2.describe_internet_gateways(Filters=[{"Name": "attachment.vpc-id", "Values": [vpcs[0]["VpcId"]]}])[
+                "InternetGateways"
+            ]
+        ),
         "NAT gateways": len(ec2.describe_nat_gateways(Filters=in_vpc)["NatGateways"]),
         "Elastic IPs": len(ec2.describe_addresses()["Addresses"]),
-        "route tables": len(ec2.describe_route_tables(Filters=[*in_vpc, {"Name": "tag-key", "Values": ["Tier"]}])[
-            "RouteTables"]),
+        "route tables": len(
+            ec2.describe_route_tables(Filters=[*in_vpc, {"Name": "tag-key", "Values": ["Tier"]}])["RouteTables"]
+        ),
         "VPC endpoints": len(ec2.describe_vpc_endpoints(Filters=in_vpc)["VpcEndpoints"]),
         "security groups": len(ec2.describe_security_groups(Filters=in_vpc)["SecurityGroups"]),
         "flow logs": len(ec2.describe_flow_logs()["FlowLogs"]),
         "log groups": len(client("logs").describe_log_groups(logGroupNamePrefix="/aws/vpc/sage")["logGroups"]),
-        "IAM roles + inline policies": 2 * len(
-            [r for r in client("iam").list_roles()["Roles"] if r["RoleName"].startswith("sage-")]),
+        "IAM roles + inline policies": 2
+        * len([r for r in client("iam").list_roles()["Roles"] if r["RoleName"].startswith("sage-")]),
         "secrets": len(client("secretsmanager").list_secrets()["SecretList"]),
     }
 
@@ -49,8 +58,9 @@ def managed_resources(endpoint: str) -> dict[str, int]:
 def timed(emulator, *args):
     emulator.reset_calls()
     start = time.monotonic()
-    run = run_playbook("site.yml", emulator.endpoint, *args,
-                       env={"ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks"}).assert_ok()
+    run = run_playbook(
+        "site.yml", emulator.endpoint, *args, env={"ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks"}
+    ).assert_ok()
     return time.monotonic() - start, run, emulator.calls()
 
 
@@ -65,15 +75,16 @@ def main() -> None:
     total = sum(resources.values())
     print(f"{'full converge from empty':32} {converge_s:6.1f} s  {len(converge_calls):4d} API calls")
     print(f"{'no-op re-run':32} {noop_s:6.1f} s  {len(noop_calls):4d} API calls  changed={noop.changed}")
-    print(f"{'check mode on the converged stack':32} {check_s:6.1f} s  {len(check_calls):4d} API calls  "
-          f"mutating={sum(emulator_harness.is_mutating(c['action']) for c in check_calls)}")
+    print(
+        f"{'check mode on the converged stack':32} {check_s:6.1f} s  {len(check_calls):4d} API calls  "
+        f"mutating={sum(emulator_harness.is_mutating(c['action']) for c in check_calls)}"
+    )
     print(f"\nmanaged resources: {total} ({', '.join(f'{k} {v}' for k, v in resources.items())})")
     print(f"no-op re-run: {len(noop_calls) / total:.1f} API calls per managed resource (goal: <= 2)")
     print("\nno-op re-run, calls by action:")
     for action, count in collections.Counter(c["action"] for c in noop_calls).most_common(8):
         print(f"  {count:4d}  {action}")
-    tasks = sorted(((float(m["seconds"]), m["task"].strip()) for m in PROFILE_LINE.finditer(noop.output)),
-                   reverse=True)
+    tasks = sorted(((float(m["seconds"]), m["task"].strip()) for m in PROFILE_LINE.finditer(noop.output)), reverse=True)
     print(f"\nno-op re-run, {len(tasks)} timed tasks, slowest:")
     for seconds, task in tasks[:8]:
         print(f"  {seconds:5.2f} s  {task}")

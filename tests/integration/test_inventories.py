@@ -18,8 +18,15 @@ ENVIRONMENTS = ["local", "dev", "staging", "prod"]
 
 def inventory_vars(environment: str) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "ANSIBLE_VAULT_PASSWORD_FILE"}
-    listed = subprocess.run([str(BIN / "ansible-inventory"), "-i", f"inventories/{environment}", "--list"],
-                            cwd=ROOT, env=env, capture_output=True, text=True, check=True, stdin=subprocess.DEVNULL)
+    listed = subprocess.run(
+        [str(BIN / "ansible-inventory"), "-i", f"inventories/{environment}", "--list"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        stdin=subprocess.DEVNULL,
+    )
     return json.loads(listed.stdout)["_meta"]["hostvars"]["localhost"]
 
 
@@ -29,8 +36,13 @@ def test_inventory_lists_without_a_vault_password_and_site_passes_syntax_check(e
     assert hostvars["sage_environment"] == environment
     assert hostvars["sage_aws_region"] == "us-west-2"
     assert hostvars["sage_stack_name"].startswith("sage")
-    syntax = subprocess.run([str(BIN / "ansible-playbook"), "site.yml", "-i", f"inventories/{environment}",
-                             "--syntax-check"], cwd=ROOT, capture_output=True, text=True, check=False)
+    syntax = subprocess.run(
+        [str(BIN / "ansible-playbook"), "site.yml", "-i", f"inventories/{environment}", "--syntax-check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert syntax.returncode == 0, syntax.stdout + syntax.stderr
 
 
