@@ -10,6 +10,23 @@ package in both places).
 import sys
 from pathlib import Path
 
+import botocore.client
+import pytest
+
 _COLLECTIONS_ROOT = str(Path(__file__).resolve().parents[5])
 if _COLLECTIONS_ROOT not in sys.path:
     sys.path.append(_COLLECTIONS_ROOT)
+
+
+@pytest.fixture
+def calls(monkeypatch):
+    """Record the operation name of every botocore API call."""
+    recorded = []
+    original = botocore.client.BaseClient._make_api_call
+
+    def recording(self, operation_name, api_params):
+        recorded.append(operation_name)
+        return original(self, operation_name, api_params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
+    return recorded

@@ -47,20 +47,6 @@ def role_arn():
 
 
 @pytest.fixture
-def calls(monkeypatch):
-    """Record the operation name of every botocore API call."""
-    recorded = []
-    original = botocore.client.BaseClient._make_api_call
-
-    def recording(self, operation_name, api_params):
-        recorded.append(operation_name)
-        return original(self, operation_name, api_params)
-
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
-    return recorded
-
-
-@pytest.fixture
 def run(capsys):
     """Run the module's main(); return the parsed result (asserting rc 0 unless failed=True)."""
 
