@@ -129,15 +129,80 @@ class CallRecorder:
         return {"service": service, "action": action}
 
 
+# A few of the engine defaults RDS gives every new postgres parameter group (moto gives none,
+# so amazon.aws.rds_instance_param_group finds no parameter to set).
+POSTGRES_DEFAULT_PARAMETERS = {
+    "max_connections": ("integer", "static", "LEAST({DBInstanceClassMemory/9531392},5000)"),
+    "rds.force_ssl": ("boolean", "dynamic", "0"),
+    "log_min_duration_statement": ("integer", "dynamic", None),
+    "shared_buffers": ("integer", "static", "{DBInstanceClassMemory/32768}"),
+    "work_mem": ("integer", "dynamic", None),
+}
+
+
 def patch_moto_gaps() -> None:
     """Make moto answer like AWS where amazon.aws depends on it (moto 5.2)."""
     from moto.core.responses import ActionResult
     from moto.ec2.responses.security_groups import SecurityGroups
     from moto.ec2.utils import EC2_PREFIX_TO_RESOURCE
+    from moto.rds.exceptions import DBParameterGroupNotFoundError
+    from moto.rds.models import DBInstance, DBParameterGroup
+    from moto.rds.responses import RDSResponse
 
     # DescribeTags calls a NAT gateway's resource type "natgateway"; moto says "nat-gateway", so
     # amazon.aws.ec2_vpc_nat_gateway never saw its tags and re-tagged on every run.
     EC2_PREFIX_TO_RESOURCE["nat"] = "natgateway"
+
+    original_init = DBParameterGroup.__init__
+
+    def init_with_engine_defaults(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        if (self.family or "").startswith("postgres"):
+            for name, (data_type, apply_type, value) in POSTGRES_DEFAULT_PARAMETERS.items():
+                parameter = {
+                    "ParameterName": name,
+                    "DataType": data_type,
+                    "ApplyType": apply_type,
+                    "IsModifiable": True,
+                    "Source": "engine-default",
+                }
+                if value is not None:
+                    parameter["ParameterValue"] = value
+                self.parameters[name] = parameter
+
+    DBParameterGroup.__init__ = init_with_engine_defaults
+
+    # AWS answers DBParameterGroupNotFound for a name that does not exist; moto an empty list,
+    # which amazon.aws.rds_instance_param_group indexes into.
+    original_describe = RDSResponse.describe_db_parameter_groups
+
+    def describe_or_not_found(self):
+        name = self.params.get("DBParameterGroupName")
+        if name and not self.backend.describe_db_parameter_groups({"db_parameter_group_name": name}):
+            raise DBParameterGroupNotFoundError(name)
+        return original_describe(self)
+
+    RDSResponse.describe_db_parameter_groups = describe_or_not_found
+
+    # AWS reports a gp3 volume's baseline (3000 IOPS, 125 MiB/s below 400 GiB) and whether
+    # Performance Insights is on; moto reports none of them, and amazon.aws.rds_instance compares
+    # them on an existing instance (so it modified the instance on every run).
+    original_instance_init = DBInstance.__init__
+
+    def init_like_aws(self, *args, **kwargs):
+        original_instance_init(self, *args, **kwargs)
+        self.performance_insights_enabled = bool(kwargs.get("enable_performance_insights"))
+        if self.storage_type == "gp3":
+            self.iops = self.iops or 3000
+            self.storage_throughput = self.storage_throughput or 125
+
+    DBInstance.__init__ = init_like_aws
+
+    # Valkey replication groups: one set of fixes, shared with the module's unit tests.
+    sys.path.append(str(ROOT / "collections"))
+    from ansible_collections.sage.infra.tests.unit import moto_elasticache
+
+    moto_elasticache.patch_moto_gaps()
 
     # AWS returns {"Return": true}; moto an empty body, which amazon.aws.ec2_security_group reads.
     for name in ("update_security_group_rule_descriptions_ingress", "update_security_group_rule_descriptions_egress"):
