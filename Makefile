@@ -8,7 +8,7 @@ export ANSIBLE_FORCE_COLOR ?= 0
 EMULATOR_PORT ?= 5000
 EMULATOR_URL := http://127.0.0.1:$(EMULATOR_PORT)
 
-.PHONY: help venv emulator emulator-stop demo test lint unit integration sanity bench clean
+.PHONY: help venv system-deps emulator emulator-stop demo test lint unit integration sanity bench clean
 
 help:
 	@echo "make demo   - provision the stack on a local AWS emulator and print its outputs"
@@ -22,6 +22,15 @@ $(VENV)/.installed: requirements.txt requirements-test.txt
 	touch $@
 
 venv: $(VENV)/.installed
+
+# Servers the tests start on loopback: Debian's redis-server stands in for Valkey (same protocol).
+SYSTEM_COMMANDS := redis-server
+system-deps:
+	@missing=""; for c in $(SYSTEM_COMMANDS); do command -v $$c > /dev/null || missing="$$missing $$c"; done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q $$missing; \
+		else echo "Please install:$$missing (Debian packages)"; exit 1; fi; \
+	fi
 
 # Starts the emulator in the background unless something already answers on the port.
 emulator: venv
@@ -56,7 +65,7 @@ sanity: venv
 unit: venv
 	python -m pytest -q collections/ansible_collections/sage/infra/tests/unit
 
-integration: venv
+integration: venv system-deps
 	python -m pytest -q tests/integration
 
 test: lint sanity unit integration

@@ -6,8 +6,12 @@ import pytest
 
 from tests.harness.playbook import run_playbook
 
-PROD_SHAPE = {"network_nat_gateway_mode": "per_az", "network_operations_access_enabled": True}
-ABSENT = {"network_state": "absent", "secrets_state": "absent"}
+PROD_SHAPE = {
+    "network_nat_gateway_mode": "per_az",
+    "network_operations_access_enabled": True,
+    "database_multi_az": True,
+    "cache_num_nodes": 2,
+}
 
 
 @pytest.fixture(scope="module")
@@ -55,12 +59,26 @@ def test_per_az_nat_routes_each_zone_through_its_own_gateway(empty, aws):
     assert groups["sage-ops-sg"]["IpPermissions"] == []
 
 
+def test_prod_shaped_data_tier(empty, aws):
+    (db,) = aws("rds").describe_db_instances(DBInstanceIdentifier="sage-postgres")["DBInstances"]
+    assert db["MultiAZ"]
+    (group,) = aws("elasticache").describe_replication_groups(ReplicationGroupId="sage-valkey")["ReplicationGroups"]
+    assert (len(group["MemberClusters"]), group["AutomaticFailover"], group["MultiAZ"]) == (2, "enabled", "enabled")
+
+
+def test_prod_teardown_needs_the_stack_name(empty, aws):
+    empty.reset_calls()
+    refused = run_playbook("playbooks/teardown.yml", empty.endpoint, extra_vars={"sage_environment": "prod"})
+    assert refused.returncode != 0 and "pass -e confirm_teardown=sage" in refused.output
+    assert empty.mutating_calls() == []
+
+
 def test_rerun_of_the_prod_shape_changes_nothing(empty):
     assert run_playbook("site.yml", empty.endpoint, extra_vars=PROD_SHAPE).assert_ok().changed == 0
 
 
 def test_removal_leaves_nothing_and_is_idempotent(empty, aws):
-    first = run_playbook("site.yml", empty.endpoint, extra_vars={**PROD_SHAPE, **ABSENT}).assert_ok()
+    first = run_playbook("playbooks/teardown.yml", empty.endpoint, extra_vars=PROD_SHAPE).assert_ok()
     assert first.changed > 0
     ec2 = aws("ec2")
     assert stack_vpcs(aws) == []
@@ -71,7 +89,22 @@ def test_removal_leaves_nothing_and_is_idempotent(empty, aws):
     assert aws("logs").describe_log_groups(logGroupNamePrefix="/aws/vpc/sage")["logGroups"] == []
     assert [r for r in aws("iam").list_roles()["Roles"] if r["RoleName"].startswith("sage-")] == []
     secrets = aws("secretsmanager").list_secrets(IncludePlannedDeletion=True)["SecretList"]
-    assert len(secrets) == 4 and all("DeletedDate" in s for s in secrets), "scheduled, with a recovery window"
+    assert len(secrets) == 8 and all("DeletedDate" in s for s in secrets), "scheduled, with a recovery window"
+    rds = aws("rds")
+    assert rds.describe_db_instances()["DBInstances"] == []
+    assert rds.describe_db_subnet_groups()["DBSubnetGroups"] == []
+    assert [
+        g
+        for g in rds.describe_db_parameter_groups()["DBParameterGroups"]
+        if g["DBParameterGroupName"].startswith("sage")
+    ] == []
+    elasticache = aws("elasticache")
+    assert elasticache.describe_replication_groups()["ReplicationGroups"] == []
+    assert [
+        g
+        for g in elasticache.describe_cache_subnet_groups()["CacheSubnetGroups"]
+        if g["CacheSubnetGroupName"].startswith("sage")
+    ] == []
 
-    second = run_playbook("site.yml", empty.endpoint, extra_vars={**PROD_SHAPE, **ABSENT}).assert_ok()
+    second = run_playbook("playbooks/teardown.yml", empty.endpoint, extra_vars=PROD_SHAPE).assert_ok()
     assert second.changed == 0, second.output

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from urllib.parse import parse_qs, urlsplit
+
 import pytest
 
 from tests.harness.playbook import run_playbook
@@ -12,7 +15,7 @@ STACK = "sage"
 @pytest.fixture(scope="module")
 def converged(emulator):
     emulator.reset_state()
-    first = run_playbook("site.yml", emulator.endpoint).assert_ok()
+    first = run_playbook("site.yml", emulator.endpoint, "-vvv").assert_ok()
     assert first.changed > 0
     return first
 
@@ -200,3 +203,91 @@ def test_secrets_exist_without_values_when_the_vault_gives_none(converged, aws):
         assert not described.get("VersionIdsToStages"), "no value was given, none may be invented"
         assert {"Key": "Environment", "Value": "local"} in described["Tags"]
     assert "have no value yet" in converged.output
+
+
+def secret_value(aws, name):
+    return aws("secretsmanager").get_secret_value(SecretId=name)["SecretString"]
+
+
+def test_rds_postgres_as_specified(converged, aws):
+    rds = aws("rds")
+    (db,) = rds.describe_db_instances(DBInstanceIdentifier="sage-postgres")["DBInstances"]
+    assert (db["Engine"], db["EngineVersion"].split(".")[0], db["DBInstanceClass"]) == ("postgres", "18", "db.t3.micro")
+    assert (db["AllocatedStorage"], db["MaxAllocatedStorage"], db["StorageType"]) == (20, 100, "gp3")
+    assert db["StorageEncrypted"] and not db["PubliclyAccessible"] and not db["MultiAZ"]
+    assert (db["BackupRetentionPeriod"], db["PreferredBackupWindow"]) == (7, "03:00-04:00")
+    assert db["PreferredMaintenanceWindow"] == "sun:04:30-sun:05:30"
+    assert db["CopyTagsToSnapshot"] and db["EnabledCloudwatchLogsExports"] == ["postgresql", "upgrade"]
+    assert db["DBSubnetGroup"]["DBSubnetGroupName"] == "sage-db-subnets"
+    assert sorted(s["SubnetIdentifier"] for s in db["DBSubnetGroup"]["Subnets"]) == subnet_ids(aws, "database")
+    rds_sg = security_groups(aws)["sage-rds-sg"]["GroupId"]
+    assert [g["VpcSecurityGroupId"] for g in db["VpcSecurityGroups"]] == [rds_sg]
+    assert [g["DBParameterGroupName"] for g in db["DBParameterGroups"]] == ["sage-postgres-postgres18"]
+    params = {
+        p["ParameterName"]: p
+        for p in rds.describe_db_parameters(DBParameterGroupName="sage-postgres-postgres18")["Parameters"]
+    }
+    assert params["max_connections"]["ParameterValue"] == "100"
+    assert params["max_connections"]["ApplyMethod"] == "pending-reboot"
+    assert params["rds.force_ssl"]["ParameterValue"] == "1"
+    assert params["log_min_duration_statement"]["ParameterValue"] == "1000"
+
+
+def test_database_url_sizes_each_task_pool_within_max_connections(converged, aws):
+    (db,) = aws("rds").describe_db_instances(DBInstanceIdentifier="sage-postgres")["DBInstances"]
+    master = json.loads(secret_value(aws, "sage/database-master"))
+    assert master["username"] == "sage_admin" and len(master["password"]) == 32
+    url = urlsplit(secret_value(aws, "sage/database-url"))
+    query = parse_qs(url.query)
+    assert (url.scheme, url.hostname, url.port, url.path) == ("postgresql", db["Endpoint"]["Address"], 5432, "/sage")
+    assert (url.username, url.password) == (master["username"], master["password"])
+    assert query["sslmode"] == ["require"]
+    # 4 tasks (database_app_max_tasks) x 20 = 80: max_connections 100 less 20 % headroom.
+    assert query["connection_limit"] == ["20"]
+
+
+def test_valkey_replication_group_as_specified(converged, aws):
+    (group,) = aws("elasticache").describe_replication_groups(ReplicationGroupId="sage-valkey")["ReplicationGroups"]
+    assert group["Status"] == "available"
+    assert group["TransitEncryptionEnabled"] and group["AtRestEncryptionEnabled"] and group["AuthTokenEnabled"]
+    assert group["AutomaticFailover"] == "disabled" and group["MultiAZ"] == "disabled"
+    assert (group["SnapshotRetentionLimit"], group["SnapshotWindow"]) == (1, "05:00-06:00")
+    assert group["CacheNodeType"] == "cache.t3.micro"
+    (member,) = aws("elasticache").describe_cache_clusters(CacheClusterId=group["MemberClusters"][0])["CacheClusters"]
+    assert member["Engine"] == "valkey" and member["EngineVersion"].startswith("8.0")
+    assert member["CacheSubnetGroupName"] == "sage-cache-subnets"
+    valkey_sg = security_groups(aws)["sage-valkey-sg"]["GroupId"]
+    assert [g["SecurityGroupId"] for g in member["SecurityGroups"]] == [valkey_sg]
+    assert member["PreferredMaintenanceWindow"] == "sun:06:30-sun:07:30"
+    subnets = aws("elasticache").describe_cache_subnet_groups(CacheSubnetGroupName="sage-cache-subnets")
+    assert sorted(s["SubnetIdentifier"] for s in subnets["CacheSubnetGroups"][0]["Subnets"]) == subnet_ids(
+        aws, "database"
+    )
+
+
+def test_valkey_url_uses_tls_and_the_auth_token(converged, aws):
+    (group,) = aws("elasticache").describe_replication_groups(ReplicationGroupId="sage-valkey")["ReplicationGroups"]
+    endpoint = group["NodeGroups"][0]["PrimaryEndpoint"]
+    token = json.loads(secret_value(aws, "sage/valkey-auth-token"))["auth_token"]
+    url = urlsplit(secret_value(aws, "sage/valkey-url"))
+    assert (url.scheme, url.hostname, url.port, url.password) == ("rediss", endpoint["Address"], 6379, token)
+    assert len(token) == 64
+
+
+def test_generated_secrets_never_appear_in_vvv_output(converged, aws):
+    generated = [
+        json.loads(secret_value(aws, "sage/database-master"))["password"],
+        json.loads(secret_value(aws, "sage/valkey-auth-token"))["auth_token"],
+        secret_value(aws, "sage/database-url"),
+        secret_value(aws, "sage/valkey-url"),
+    ]
+    assert "<localhost> EXEC" in converged.output, "the converge ran at -vvv"
+    for value in generated:
+        assert value not in converged.output
+
+
+def test_generated_secrets_are_not_regenerated(converged, aws, emulator):
+    before = [secret_value(aws, n) for n in ("sage/database-master", "sage/valkey-auth-token", "sage/database-url")]
+    run_playbook("site.yml", emulator.endpoint, "--tags", "database,cache,network").assert_ok()
+    after = [secret_value(aws, n) for n in ("sage/database-master", "sage/valkey-auth-token", "sage/database-url")]
+    assert after == before

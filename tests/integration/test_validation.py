@@ -51,6 +51,31 @@ CASES = {
         {"secrets_definitions": [{"key": "k", "name": "sage/my key", "description": "d", "value_var": "v"}]},
         "secrets_definitions needs unique keys and unique names",
     ),
+    "backup window overlaps maintenance": (
+        {"database_maintenance_window": "sun:03:30-sun:04:30"},
+        "database_backup_window '03:00-04:00' overlaps database_maintenance_window 'sun:03:30-sun:04:30'",
+    ),
+    "backup window malformed": ({"database_backup_window": "3am-4am"}, "database_backup_window: '3am-4am' is not"),
+    "storage max below allocated": (
+        {"database_max_allocated_storage_gb": 10},
+        "database_max_allocated_storage_gb (10) must be at least database_allocated_storage_gb (20)",
+    ),
+    "invalid instance class": ({"database_instance_class": "t3.micro"}, "database_instance_class must look like"),
+    "engine version format": ({"database_engine_version": "eighteen"}, "database_engine_version must look like"),
+    "connection budget exhausted": (
+        {"database_max_connections": 10, "database_app_max_tasks": 20},
+        "cannot give each of database_app_max_tasks (20) tasks a connection",
+    ),
+    "storage type unknown": ({"database_storage_type": "ssd"}, "database_storage_type"),
+    "cache engine version format": ({"cache_engine_version": "8"}, "cache_engine_version must look like 8.0"),
+    "invalid cache node type": ({"cache_node_type": "m5.large"}, "cache_node_type must look like cache.t3.micro"),
+    "too many cache nodes": ({"cache_num_nodes": 7}, "cache_num_nodes must be 1 to 6, got 7"),
+    "snapshot window overlaps maintenance": (
+        {"cache_maintenance_window": "sun:05:30-sun:06:30"},
+        "cache_snapshot_window '05:00-06:00' overlaps cache_maintenance_window",
+    ),
+    "unknown eviction policy": ({"cache_maxmemory_policy": "lru"}, "cache_maxmemory_policy"),
+    "cache without tls": ({"cache_transit_encryption": False}, "cache_transit_encryption must stay true"),
 }
 
 

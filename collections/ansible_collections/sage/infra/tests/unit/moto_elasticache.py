@@ -5,6 +5,8 @@ emulator (tests/harness/emulator.py, with setattr)."""
 
 import inspect
 
+from moto.core.responses import EmptyResult
+from moto.elasticache.exceptions import CacheSubnetGroupNotFound
 from moto.elasticache.models import ElastiCacheBackend
 from moto.elasticache.responses import ElastiCacheResponse
 
@@ -36,6 +38,7 @@ def patch_moto_gaps(setattr_=setattr):
     - ModifyReplicationGroup ignores EngineVersion, SecurityGroupIds, CacheParameterGroupName, SnapshotWindow,
       PreferredMaintenanceWindow, AuthToken and the transit encryption settings: apply them.
     - DeleteReplicationGroup leaves the group 'deleting' forever: remove it, as AWS eventually does.
+    - DeleteCacheSubnetGroup is not implemented (community.aws.elasticache_subnet_group calls it).
     """
     original_create = ElastiCacheBackend.create_replication_group
     original_modify = ElastiCacheResponse.modify_replication_group
@@ -90,3 +93,11 @@ def patch_moto_gaps(setattr_=setattr):
     setattr_(ElastiCacheBackend, "create_replication_group", create)
     setattr_(ElastiCacheResponse, "modify_replication_group", modify)
     setattr_(ElastiCacheBackend, "delete_replication_group", delete)
+
+    def delete_cache_subnet_group(self):
+        name = self._get_param("CacheSubnetGroupName")
+        if self.elasticache_backend.cache_subnet_groups.pop(name, None) is None:
+            raise CacheSubnetGroupNotFound(name)
+        return EmptyResult()
+
+    setattr_(ElastiCacheResponse, "delete_cache_subnet_group", delete_cache_subnet_group)
