@@ -8,6 +8,7 @@ DecreaseReplicaCount, groups that are not 'available' at once) and the error pat
 Stubber attached to the module's client.
 """
 
+import functools
 import json
 
 import boto3
@@ -45,7 +46,7 @@ def aws(monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    moto_elasticache.patch_moto_gaps(monkeypatch.setattr)
+    moto_elasticache.patch_moto_gaps(functools.partial(monkeypatch.setattr, raising=False))
     with mock_aws():
         yield boto3.client("elasticache", region_name=REGION)
 
