@@ -52,6 +52,23 @@ def managed_resources(endpoint: str) -> dict[str, int]:
         "IAM roles + inline policies": 2
         * len([r for r in client("iam").list_roles()["Roles"] if r["RoleName"].startswith("sage-")]),
         "secrets": len(client("secretsmanager").list_secrets()["SecretList"]),
+        "RDS instance + parameter group + subnet group": len(client("rds").describe_db_instances()["DBInstances"])
+        + len(
+            [
+                g
+                for g in client("rds").describe_db_parameter_groups()["DBParameterGroups"]
+                if g["DBParameterGroupName"].startswith("sage")
+            ]
+        )
+        + len(client("rds").describe_db_subnet_groups()["DBSubnetGroups"]),
+        "Valkey group + subnet group": len(client("elasticache").describe_replication_groups()["ReplicationGroups"])
+        + len(
+            [
+                g
+                for g in client("elasticache").describe_cache_subnet_groups()["CacheSubnetGroups"]
+                if g["CacheSubnetGroupName"].startswith("sage")
+            ]
+        ),
     }
 
 
