@@ -343,6 +343,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
     boto3_tag_list_to_ansible_dict,
     compare_aws_tags,
 )
+from ansible_collections.sage.infra.plugins.module_utils.state import exit_for_state
 
 POLL_DELAY = 15
 TRANSITIONAL = ("creating", "modifying", "snapshotting")
@@ -792,15 +793,7 @@ def main():
 
     client = module.client("elasticache", retry_decorator=AWSRetry.jittered_backoff())
     group = describe_group(module, client)
-    if module.params["state"] == "present":
-        changed, result, before, after = ensure_present(module, client, group)
-    else:
-        changed, result, before, after = ensure_absent(module, client, group)
-
-    output = {"changed": changed, "replication_group": result}
-    if module._diff:
-        output["diff"] = {"before": before, "after": after}
-    module.exit_json(**output)
+    exit_for_state(module, "replication_group", ensure_present, ensure_absent, client, group)
 
 
 if __name__ == "__main__":

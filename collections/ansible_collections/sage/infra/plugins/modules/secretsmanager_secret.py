@@ -153,6 +153,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
     boto3_tag_list_to_ansible_dict,
     compare_aws_tags,
 )
+from ansible_collections.sage.infra.plugins.module_utils.state import exit_for_state
 
 
 def call(module, client, action, what, **kwargs):
@@ -298,15 +299,7 @@ def main():
     client = module.client("secretsmanager", retry_decorator=AWSRetry.jittered_backoff())
     secret = describe_secret(module, client)
 
-    if module.params["state"] == "present":
-        changed, result, before, after = ensure_present(module, client, secret)
-    else:
-        changed, result, before, after = ensure_absent(module, client, secret)
-
-    output = {"changed": changed, "secret": result}
-    if module._diff:
-        output["diff"] = {"before": before, "after": after}
-    module.exit_json(**output)
+    exit_for_state(module, "secret", ensure_present, ensure_absent, client, secret)
 
 
 if __name__ == "__main__":

@@ -30,3 +30,12 @@ def calls(monkeypatch):
 
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
     return recorded
+
+
+@pytest.fixture
+def fake_aws_credentials(monkeypatch):
+    """Dummy credentials, and no endpoint or profile from the caller's environment (moto in-process)."""
+    for var in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")

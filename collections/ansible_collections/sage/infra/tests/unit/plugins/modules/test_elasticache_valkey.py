@@ -40,11 +40,7 @@ NOOP_CALLS = ["DescribeReplicationGroups", "DescribeCacheClusters", "ListTagsFor
 
 
 @pytest.fixture(autouse=True)
-def aws(monkeypatch):
-    for var in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+def aws(monkeypatch, fake_aws_credentials):
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     moto_elasticache.patch_moto_gaps(functools.partial(monkeypatch.setattr, raising=False))
     with mock_aws():

@@ -19,11 +19,7 @@ MUTATING = ("Create", "Put", "Update", "Tag", "Untag", "Delete", "Restore")
 
 
 @pytest.fixture(autouse=True)
-def aws(monkeypatch):
-    for var in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+def aws(monkeypatch, fake_aws_credentials):
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     with mock_aws():
         yield boto3.client("secretsmanager", region_name=REGION)
