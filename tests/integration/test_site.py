@@ -288,6 +288,9 @@ def test_generated_secrets_never_appear_in_vvv_output(converged, aws):
 
 def test_generated_secrets_are_not_regenerated(converged, aws, emulator):
     before = [secret_value(aws, n) for n in ("sage/database-master", "sage/valkey-auth-token", "sage/database-url")]
-    run_playbook("site.yml", emulator.endpoint, "--tags", "database,cache,network").assert_ok()
+    # Without the network role in the play, the data roles find the network by name and tags.
+    partial = run_playbook("site.yml", emulator.endpoint, "--tags", "database,cache").assert_ok()
+    assert partial.changed == 0, partial.output
+    assert "database_endpoint: sage-postgres." in partial.output
     after = [secret_value(aws, n) for n in ("sage/database-master", "sage/valkey-auth-token", "sage/database-url")]
     assert after == before
