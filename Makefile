@@ -15,10 +15,10 @@ help:
 	@echo "make test   - every check CI runs (lint, sanity, unit, integration, molecule)"
 	@echo "make bench  - time and count AWS calls of a no-op re-run of site.yml"
 
-$(VENV)/.installed: requirements.txt requirements-test.txt
+$(VENV)/.installed: requirements.txt requirements-test.txt requirements-lint.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -r requirements-test.txt
+	$(BIN)/python -m pip install -q -r requirements-test.txt -r requirements-lint.txt
 	touch $@
 
 venv: $(VENV)/.installed
@@ -56,6 +56,7 @@ lint: venv
 	ruff format --check .
 	yamllint --strict .
 	ansible-lint --profile production
+	scripts/lint-extra.sh
 	ansible-playbook site.yml -i inventories/prod --syntax-check
 	ansible-inventory -i inventories/prod --list > /dev/null
 
