@@ -18,7 +18,6 @@ import io
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -28,6 +27,8 @@ import urllib.parse
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
+
+from tests.harness.net import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 _CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/aws4_request")
@@ -228,12 +229,6 @@ def serve(host: str, port: int) -> None:
     server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
     print(f"AWS emulator listening on http://{host}:{port}", flush=True)
     server.serve_forever()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def answers(endpoint: str, timeout: float = 1.0) -> bool:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import functools
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -31,7 +30,7 @@ from pathlib import Path
 
 import valkey
 
-HOST = "127.0.0.1"
+from tests.harness.net import HOST, free_port
 
 
 def binary() -> str | None:
@@ -51,12 +50,6 @@ def tls_supported() -> bool:
         check=False,
     )
     return "Bad directive" not in probe.stdout + probe.stderr
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
 
 def make_certificates(directory: Path) -> dict[str, Path]:
