@@ -344,6 +344,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
     compare_aws_tags,
 )
 from ansible_collections.sage.infra.plugins.module_utils.state import exit_for_state
+from ansible_collections.sage.infra.plugins.module_utils.windows import window_errors
 
 POLL_DELAY = 15
 TRANSITIONAL = ("creating", "modifying", "snapshotting")
@@ -403,23 +404,6 @@ CREATE_OPTIONS = {
 }
 
 
-def minutes(hhmm):
-    hours, mins = hhmm.split(":")
-    return int(hours) * 60 + int(mins)
-
-
-def window_minutes(start, end, period):
-    """The minutes of a window from start to end (exclusive) on a circle of `period` minutes."""
-    return {(start + i) % period for i in range((end - start) % period)}
-
-
-def windows_overlap(snapshot_window, maintenance_window):
-    start, end = (minutes(part) for part in snapshot_window.split("-"))
-    daily = window_minutes(start, end, 1440)
-    start, end = (DAYS.index(part[:3]) * 1440 + minutes(part[4:]) for part in maintenance_window.lower().split("-"))
-    return any(minute % 1440 in daily for minute in window_minutes(start, end, 7 * 1440))
-
-
 def validate(module):
     """Check the options before any AWS call. Messages never contain the auth token."""
     params = module.params
@@ -455,8 +439,9 @@ def validate(module):
                 msg="auth_token must be 16 to 128 printable ASCII characters other than spaces, '@', '\"' and '/'"
             )
     windows = params["snapshot_window"], params["preferred_maintenance_window"]
-    if all(windows) and windows_overlap(*windows):
-        module.fail_json(msg="snapshot_window and preferred_maintenance_window must not overlap")
+    errors = window_errors(*windows, "snapshot_window", "preferred_maintenance_window") if all(windows) else []
+    if errors:
+        module.fail_json(msg="; ".join(errors))
 
 
 def call(module, client, action, what, **kwargs):
