@@ -7,11 +7,13 @@ site-packages) so that ``ansible_collections.amazon.aws`` still resolves from th
 package in both places).
 """
 
+import json
 import sys
 from pathlib import Path
 
 import botocore.client
 import pytest
+from ansible.module_utils.testing import patch_module_args
 
 _COLLECTIONS_ROOT = str(Path(__file__).resolve().parents[5])
 if _COLLECTIONS_ROOT not in sys.path:
@@ -39,3 +41,25 @@ def fake_aws_credentials(monkeypatch):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+
+
+@pytest.fixture
+def invoke(capsys):
+    """Run a module's main() with the given arguments: (exit code, result without "invocation", raw stdout).
+
+    None of `secrets` may be in the output. Ansible masks no_log values it finds in the output; apart
+    from the echoed module arguments ("invocation") the mask showing up would mean a leaked value.
+    """
+
+    def _invoke(main, module_args, secrets=()):
+        with patch_module_args(module_args), pytest.raises(SystemExit) as exc:
+            main()
+        out = capsys.readouterr().out
+        for secret in secrets:
+            assert secret not in out
+        result = json.loads(out)
+        result.pop("invocation", None)
+        assert "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER" not in json.dumps(result)
+        return exc.value.code or 0, result, out
+
+    return _invoke

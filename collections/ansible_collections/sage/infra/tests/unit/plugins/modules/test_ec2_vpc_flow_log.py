@@ -6,7 +6,6 @@ import json
 import boto3
 import botocore.client
 import pytest
-from ansible.module_utils.testing import patch_module_args
 from ansible_collections.sage.infra.plugins.modules import ec2_vpc_flow_log
 from botocore.exceptions import ClientError
 from moto import mock_aws
@@ -43,16 +42,12 @@ def role_arn():
 
 
 @pytest.fixture
-def run(capsys):
+def run(invoke):
     """Run the module's main(); return the parsed result (asserting rc 0 unless failed=True)."""
 
     def _run(check_mode=False, failed=False, **args):
         module_args = {"region": REGION, "_ansible_check_mode": check_mode, "_ansible_diff": True}
-        module_args.update(args)
-        with patch_module_args(module_args), pytest.raises(SystemExit) as exc:
-            ec2_vpc_flow_log.main()
-        result = json.loads(capsys.readouterr().out)
-        rc = exc.value.code or 0
+        rc, result, _out = invoke(ec2_vpc_flow_log.main, {**module_args, **args})
         assert (rc != 0) is failed, result
         assert result.get("failed", False) is failed, result
         return result

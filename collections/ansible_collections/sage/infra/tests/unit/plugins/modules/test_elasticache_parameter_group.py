@@ -6,11 +6,8 @@ client is returned by ``boto3_conn``, so ``AnsibleAWSModule.client`` still wraps
 ``RetryingBotoClientWrapper`` and the module's ``aws_retry=True`` calls go through the real wrapper.
 """
 
-import json
-
 import botocore.session
 import pytest
-from ansible.module_utils.testing import patch_module_args
 from ansible_collections.amazon.aws.plugins.module_utils import modules as aws_modules
 from ansible_collections.sage.infra.plugins.modules import elasticache_parameter_group
 from botocore.stub import Stubber
@@ -35,17 +32,13 @@ def stub(monkeypatch):
 
 
 @pytest.fixture
-def run(capsys):
+def run(invoke):
     """Run the module's main() and return its parsed JSON result; _run.raw also returns the exit code."""
 
     def _raw(check_mode=False, diff=False, **args):
         module_args = {"name": NAME, "region": REGION, "_ansible_check_mode": check_mode, "_ansible_diff": diff}
-        module_args.update(args)
-        with patch_module_args(module_args), pytest.raises(SystemExit) as exc:
-            elasticache_parameter_group.main()
-        result = json.loads(capsys.readouterr().out)
-        result.pop("invocation", None)
-        return exc.value.code or 0, result
+        rc, result, _out = invoke(elasticache_parameter_group.main, {**module_args, **args})
+        return rc, result
 
     def _ok(**args):
         rc, result = _raw(**args)

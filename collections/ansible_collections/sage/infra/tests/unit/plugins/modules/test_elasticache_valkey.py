@@ -15,7 +15,6 @@ import boto3
 import botocore.client
 import botocore.session
 import pytest
-from ansible.module_utils.testing import patch_module_args
 from ansible_collections.sage.infra.plugins.modules import elasticache_valkey
 from ansible_collections.sage.infra.tests.unit import moto_elasticache
 from botocore.stub import Stubber
@@ -62,7 +61,7 @@ def requests(monkeypatch):
 
 
 @pytest.fixture
-def run(capsys):
+def run(invoke):
     """Run the module's main(); return the parsed result (asserting rc 0 unless failed=True)."""
 
     def _run(check_mode=False, diff=True, failed=False, **args):
@@ -72,18 +71,9 @@ def run(capsys):
             "_ansible_check_mode": check_mode,
             "_ansible_diff": diff,
         }
-        module_args.update(args)
-        with patch_module_args(module_args), pytest.raises(SystemExit) as exc:
-            elasticache_valkey.main()
-        out = capsys.readouterr().out
-        for secret in (TOKEN, OTHER_TOKEN, "shortToken1"):
-            assert secret not in out
-        result = json.loads(out)
-        # Ansible masks no_log values it finds in the output; apart from the echoed module
-        # arguments ("invocation") the mask showing up would mean the module leaked the token.
-        result.pop("invocation", None)
-        assert "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER" not in json.dumps(result)
-        rc = exc.value.code or 0
+        rc, result, _out = invoke(
+            elasticache_valkey.main, {**module_args, **args}, secrets=(TOKEN, OTHER_TOKEN, "shortToken1")
+        )
         assert (rc != 0) is failed, result
         assert result.get("failed", False) is failed, result
         return result

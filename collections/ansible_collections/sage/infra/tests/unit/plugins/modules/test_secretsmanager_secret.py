@@ -1,12 +1,9 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Unit tests for sage.infra.secretsmanager_secret, run against moto in-process."""
 
-import json
-
 import boto3
 import botocore.client
 import pytest
-from ansible.module_utils.testing import patch_module_args
 from ansible_collections.sage.infra.plugins.modules import secretsmanager_secret
 from botocore.exceptions import ClientError
 from moto import mock_aws
@@ -26,23 +23,12 @@ def aws(monkeypatch, fake_aws_credentials):
 
 
 @pytest.fixture
-def run(capsys):
+def run(invoke):
     """Run the module's main() and return (rc, parsed JSON result, raw stdout)."""
 
     def _run(check_mode=False, diff=False, **args):
         module_args = {"name": NAME, "region": REGION, "_ansible_check_mode": check_mode, "_ansible_diff": diff}
-        module_args.update(args)
-        with patch_module_args(module_args), pytest.raises(SystemExit) as exc:
-            secretsmanager_secret.main()
-        out = capsys.readouterr().out
-        for secret in (VALUE, OTHER_VALUE):
-            assert secret not in out
-        result = json.loads(out)
-        # Ansible masks no_log values it finds in the output; apart from the echoed module
-        # arguments ("invocation") the mask showing up would mean the module leaked the value.
-        result.pop("invocation", None)
-        assert "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER" not in json.dumps(result)
-        return exc.value.code or 0, result, out
+        return invoke(secretsmanager_secret.main, {**module_args, **args}, secrets=(VALUE, OTHER_VALUE))
 
     def _ok(**args):
         rc, result, _out = _run(**args)
