@@ -92,6 +92,8 @@ class CallRecorder:
         path = environ.get("PATH_INFO", "")
         if path.startswith("/_sage/calls"):
             return self._serve_record(environ, start_response, path)
+        if path == "/_sage/ecs/rollout" and environ["REQUEST_METHOD"] == "POST":
+            return self._configure_rollout(environ, start_response)
         call = self._identify(environ)
         if call:
             with self.lock:
@@ -108,6 +110,17 @@ class CallRecorder:
                 body = json.dumps(self.calls).encode()
         start_response("200 OK", [("Content-Type", "application/json")])
         return [body]
+
+    @staticmethod
+    def _configure_rollout(environ, start_response):
+        """How ECS deployments progress: {"seconds": s, "failing_images": [image, ...]} (see moto_ecs)."""
+        from ansible_collections.sage.infra.tests.unit import moto_ecs
+
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        settings = json.loads(environ["wsgi.input"].read(length) or b"{}")
+        moto_ecs.configure_rollout(**settings)
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [b"{}"]
 
     @staticmethod
     def _identify(environ) -> dict[str, str] | None:
@@ -138,6 +151,21 @@ POSTGRES_DEFAULT_PARAMETERS = {
     "log_min_duration_statement": ("integer", "dynamic", None),
     "shared_buffers": ("integer", "static", "{DBInstanceClassMemory/32768}"),
     "work_mem": ("integer", "dynamic", None),
+}
+
+
+ALB_DEFAULT_ATTRIBUTES = {
+    "access_logs.s3.enabled": "false",
+    "idle_timeout.timeout_seconds": "60",
+    "load_balancing.cross_zone.enabled": "true",
+    "routing.http.desync_mitigation_mode": "defensive",
+    "routing.http.drop_invalid_header_fields.enabled": "false",
+    "routing.http.preserve_host_header.enabled": "false",
+    "routing.http.x_amzn_tls_version_and_cipher_suite.enabled": "false",
+    "routing.http.xff_client_port.enabled": "false",
+    "routing.http.xff_header_processing.mode": "append",
+    "routing.http2.enabled": "true",
+    "waf.fail_open.enabled": "false",
 }
 
 
@@ -205,6 +233,11 @@ def patch_moto_gaps() -> None:
 
     moto_elasticache.patch_moto_gaps()
 
+    # ECS services with deployment settings and rollouts that progress (and fail) like AWS's.
+    from ansible_collections.sage.infra.tests.unit import moto_ecs
+
+    moto_ecs.patch_moto_gaps()
+
     # AWS returns {"Return": true}; moto an empty body, which amazon.aws.ec2_security_group reads.
     for name in ("update_security_group_rule_descriptions_ingress", "update_security_group_rule_descriptions_egress"):
         original = getattr(SecurityGroups, name)
@@ -214,6 +247,19 @@ def patch_moto_gaps() -> None:
             return ActionResult({"Return": True})
 
         setattr(SecurityGroups, name, answer_return)
+
+    # An ALB on AWS describes all its attributes with their defaults; moto leaves some out, and
+    # amazon.aws.elb_application_lb indexes into them (KeyError 'idle_timeout_timeout_seconds').
+    from moto.elbv2.models import FakeLoadBalancer
+
+    original_lb_init = FakeLoadBalancer.__init__
+
+    def init_with_alb_defaults(self, *args, **kwargs):
+        original_lb_init(self, *args, **kwargs)
+        if self.type == "application":
+            self.attrs = {**ALB_DEFAULT_ATTRIBUTES, **self.attrs}
+
+    FakeLoadBalancer.__init__ = init_with_alb_defaults
 
 
 def serve(host: str, port: int) -> None:
@@ -245,6 +291,8 @@ class Emulator:
     def __init__(self, endpoint: str, process: subprocess.Popen | None = None):
         self.endpoint = endpoint
         self.process = process
+        # Bumped by reset_state: lets a fixture tell whether the stack it converged is still there.
+        self.generation = 0
 
     def _post(self, path: str) -> bytes:
         request = urllib.request.Request(f"{self.endpoint}{path}", data=b"", method="POST")
@@ -258,13 +306,22 @@ class Emulator:
     def mutating_calls(self) -> list[dict[str, str]]:
         return [c for c in self.calls() if is_mutating(c["action"])]
 
+    def configure_rollout(self, seconds: float | None = None, failing_images: list[str] | None = None) -> None:
+        """How long an ECS rollout takes, and which images fail to start (a rollout that fails)."""
+        body = json.dumps({"seconds": seconds, "failing_images": failing_images}).encode()
+        request = urllib.request.Request(f"{self.endpoint}/_sage/ecs/rollout", data=body, method="POST")
+        with urllib.request.urlopen(request, timeout=30):
+            pass
+
     def reset_calls(self) -> None:
         self._post("/_sage/calls/reset")
 
     def reset_state(self) -> None:
         """Forget every AWS resource (moto's reset) and the call record."""
         self._post("/moto-api/reset")
+        self.configure_rollout(seconds=1.0, failing_images=[])
         self.reset_calls()
+        self.generation += 1
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

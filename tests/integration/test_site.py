@@ -5,19 +5,9 @@ from __future__ import annotations
 import json
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
-
 from tests.harness.playbook import run_playbook
 
 STACK = "sage"
-
-
-@pytest.fixture(scope="module")
-def converged(emulator):
-    emulator.reset_state()
-    first = run_playbook("site.yml", emulator.endpoint, "-vvv").assert_ok()
-    assert first.changed > 0
-    return first
 
 
 def vpc_id(aws):

@@ -76,6 +76,46 @@ CASES = {
     ),
     "unknown eviction policy": ({"cache_maxmemory_policy": "lru"}, "cache_maxmemory_policy"),
     "cache without tls": ({"cache_transit_encryption": False}, "cache_transit_encryption must stay true"),
+    "fargate cpu and memory do not pair": (
+        {"ecs_task_cpu": 256, "ecs_task_memory": 4096},
+        "ecs_task_memory 4096 does not go with ecs_task_cpu 256 on Fargate: use 512, 1024, 2048 (MiB)",
+    ),
+    "fargate cpu unknown": ({"ecs_task_cpu": 300}, "ecs_task_cpu must be one of 256, 512"),
+    "desired count above the autoscaling maximum": (
+        {"ecs_desired_count": 5, "ecs_max_count": 4},
+        "ecs_desired_count (5) must lie within the autoscaling bounds ecs_min_count (1) and ecs_max_count (4)",
+    ),
+    "autoscaling minimum above maximum": (
+        {"ecs_min_count": 5, "ecs_max_count": 2},
+        "ecs_min_count (5) must be between 0",
+    ),
+    "container port not the one the security groups open": (
+        {"ecs_container_port": 8080},
+        "ecs_container_port (8080) must equal network_app_port (3000)",
+    ),
+    "privileged container port": (
+        {"ecs_container_port": 80, "network_app_port": 80},
+        "ecs_container_port must be 1024 to 65535",
+    ),
+    "container port not a number": ({"ecs_container_port": "http"}, "ecs_container_port"),
+    "malformed certificate arn": (
+        {"ecs_certificate_arn": "arn:aws:iam::123456789012:server-certificate/sage"},
+        "ecs_certificate_arn must be an ACM certificate ARN in us-west-2",
+    ),
+    "certificate from another region": (
+        {"ecs_certificate_arn": "arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"},
+        "ecs_certificate_arn must be an ACM certificate ARN in us-west-2",
+    ),
+    "log retention not accepted by CloudWatch": ({"ecs_log_retention_days": 10}, "ecs_log_retention_days must be one"),
+    "secret as plain environment": (
+        {"ecs_extra_environment": {"DATABASE_URL": "postgresql://u:p@h/db"}},
+        "ecs_extra_environment must not set a secret",
+    ),
+    "health check path without slash": ({"ecs_health_check_path": "health"}, "ecs_health_check_path must be a path"),
+    "unknown capacity provider": (
+        {"ecs_capacity_provider_strategy": [{"capacity_provider": "EC2", "weight": 1}]},
+        "ecs_capacity_provider_strategy may name only FARGATE and FARGATE_SPOT",
+    ),
 }
 
 

@@ -1,0 +1,105 @@
+"""playbooks/deploy.yml on the converged stack: roll out, no-op on the same tag, refuse a missing tag,
+roll back a rollout that fails."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.harness.ecr import push_image
+from tests.harness.playbook import run_playbook
+
+CLUSTER, SERVICE, REPOSITORY = "sage-cluster", "sage-backend", "sage-backend"
+
+
+def running_image(aws):
+    ecs = aws("ecs")
+    (service,) = ecs.describe_services(cluster=CLUSTER, services=[SERVICE])["services"]
+    definition = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])["taskDefinition"]
+    return service["taskDefinition"], definition["containerDefinitions"][0]["image"]
+
+
+def deploy(emulator, tag, *args):
+    return run_playbook("playbooks/deploy.yml", emulator.endpoint, *args, extra_vars={"image_tag": tag})
+
+
+@pytest.fixture(scope="module")
+def deployed(converged, aws, emulator):
+    """The stack running image `good-1`."""
+    emulator.configure_rollout(seconds=1.0, failing_images=[])
+    push_image(aws("ecr"), REPOSITORY, "good-1")
+    deploy(emulator, "good-1").assert_ok()
+    return running_image(aws)
+
+
+def test_a_new_tag_rolls_out(deployed, aws):
+    arn, image = deployed
+    assert image.endswith(f"/{REPOSITORY}:good-1")
+    (service,) = aws("ecs").describe_services(cluster=CLUSTER, services=[SERVICE])["services"]
+    assert service["deployments"][0]["rolloutState"] == "COMPLETED"
+    before = aws("ecs").describe_task_definition(taskDefinition=f"{SERVICE}:1")["taskDefinition"]
+    after = aws("ecs").describe_task_definition(taskDefinition=arn)["taskDefinition"]
+    for key in ("cpu", "memory", "executionRoleArn", "taskRoleArn", "networkMode"):
+        assert after[key] == before[key]
+    (old,), (new,) = before["containerDefinitions"], after["containerDefinitions"]
+    assert {k: v for k, v in new.items() if k != "image"} == {k: v for k, v in old.items() if k != "image"}
+
+
+def test_the_running_tag_again_changes_nothing(deployed, emulator, aws):
+    emulator.reset_calls()
+    again = deploy(emulator, "good-1").assert_ok()
+    assert again.changed == 0, again.output
+    assert emulator.mutating_calls() == []
+    assert running_image(aws) == deployed
+
+
+def test_provisioning_again_keeps_the_deployed_image(deployed, emulator, aws):
+    run = run_playbook("site.yml", emulator.endpoint).assert_ok()
+    assert run.changed == 0, run.output
+    assert running_image(aws) == deployed
+
+
+def test_a_missing_tag_fails_before_touching_the_service(deployed, emulator, aws):
+    emulator.reset_calls()
+    run = deploy(emulator, "never-pushed")
+    assert run.returncode != 0
+    assert "image tag 'never-pushed' not found in ECR repository 'sage-backend'" in run.output, run.output[-3000:]
+    assert emulator.mutating_calls() == []
+    assert running_image(aws) == deployed
+
+
+def test_a_malformed_tag_fails_before_any_aws_call(converged, emulator):
+    emulator.reset_calls()
+    run = deploy(emulator, "bad tag!")
+    assert run.returncode != 0
+    assert "ecs_deploy_image_tag (image_tag) must be a Docker tag" in run.output
+    assert emulator.calls() == []
+
+
+def test_check_mode_changes_nothing(deployed, emulator, aws):
+    push_image(aws("ecr"), REPOSITORY, "good-2")
+    emulator.reset_calls()
+    deploy(emulator, "good-2", "--check").assert_ok()
+    assert emulator.mutating_calls() == []
+    assert running_image(aws) == deployed
+
+
+def test_a_failed_rollout_is_rolled_back(deployed, emulator, aws):
+    push_image(aws("ecr"), REPOSITORY, "crashes")
+    repository_uri = aws("ecr").describe_repositories(repositoryNames=[REPOSITORY])["repositories"][0]["repositoryUri"]
+    emulator.configure_rollout(failing_images=[f"{repository_uri}:crashes"])
+    try:
+        run = deploy(emulator, "crashes")
+    finally:
+        emulator.configure_rollout(failing_images=[])
+    assert run.returncode != 0
+    assert "Deploying sage-backend:crashes failed" in run.output, run.output[-4000:]
+    assert f"rolled the service back to {deployed[0]} and runs it again" in run.output
+    assert running_image(aws) == deployed
+    (service,) = aws("ecs").describe_services(cluster=CLUSTER, services=[SERVICE])["services"]
+    assert service["deployments"][0]["rolloutState"] == "COMPLETED"
+    active = aws("ecs").list_task_definitions(familyPrefix=SERVICE, status="ACTIVE")["taskDefinitionArns"]
+    images = [
+        aws("ecs").describe_task_definition(taskDefinition=a)["taskDefinition"]["containerDefinitions"][0]["image"]
+        for a in active
+    ]
+    assert not [image for image in images if image.endswith(":crashes")], "the failed revision is deregistered"
