@@ -14,20 +14,25 @@ import time
 import boto3
 
 from tests.harness import emulator as emulator_harness
+from tests.harness.ecr import push_image
 from tests.harness.playbook import run_playbook
 
 PROFILE_LINE = re.compile(r"^(?P<task>.+?) -+ (?P<seconds>\d+\.\d+)s$", re.MULTILINE)
 
 
+def aws_client(endpoint: str, service: str):
+    return boto3.client(
+        service,
+        region_name="us-west-2",
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
 def managed_resources(endpoint: str) -> dict[str, int]:
     def client(service):
-        return boto3.client(
-            service,
-            region_name="us-west-2",
-            endpoint_url=endpoint,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        return aws_client(endpoint, service)
 
     ec2 = client("ec2")
     vpcs = ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": ["sage-vpc"]}])["Vpcs"]
@@ -48,9 +53,13 @@ def managed_resources(endpoint: str) -> dict[str, int]:
         "VPC endpoints": len(ec2.describe_vpc_endpoints(Filters=in_vpc)["VpcEndpoints"]),
         "security groups": len(ec2.describe_security_groups(Filters=in_vpc)["SecurityGroups"]),
         "flow logs": len(ec2.describe_flow_logs()["FlowLogs"]),
-        "log groups": len(client("logs").describe_log_groups(logGroupNamePrefix="/aws/vpc/sage")["logGroups"]),
-        "IAM roles + inline policies": 2
-        * len([r for r in client("iam").list_roles()["Roles"] if r["RoleName"].startswith("sage-")]),
+        "log groups": len(client("logs").describe_log_groups(logGroupNamePrefix="/aws/vpc/sage")["logGroups"])
+        + len(client("logs").describe_log_groups(logGroupNamePrefix="/ecs/sage")["logGroups"]),
+        "IAM roles + inline policies": sum(
+            1 + len(client("iam").list_role_policies(RoleName=r["RoleName"])["PolicyNames"])
+            for r in client("iam").list_roles()["Roles"]
+            if r["RoleName"].startswith("sage-")
+        ),
         "secrets": len(client("secretsmanager").list_secrets()["SecretList"]),
         "RDS instance + parameter group + subnet group": len(client("rds").describe_db_instances()["DBInstances"])
         + len(
@@ -69,6 +78,24 @@ def managed_resources(endpoint: str) -> dict[str, int]:
                 if g["CacheSubnetGroupName"].startswith("sage")
             ]
         ),
+        **compute_resources(client),
+    }
+
+
+def compute_resources(client) -> dict[str, int]:
+    elbv2, ecs = client("elbv2"), client("ecs")
+    albs = elbv2.describe_load_balancers(Names=["sage-alb"])["LoadBalancers"]
+    scaling = client("application-autoscaling")
+    return {
+        "ECR repository": len(client("ecr").describe_repositories()["repositories"]),
+        "ALB + listeners + target group": len(albs)
+        + len(elbv2.describe_listeners(LoadBalancerArn=albs[0]["LoadBalancerArn"])["Listeners"])
+        + len(elbv2.describe_target_groups(Names=["sage-backend-tg"])["TargetGroups"]),
+        "ECS cluster + task definition + service": len(ecs.list_clusters()["clusterArns"])
+        + len(ecs.list_task_definitions(familyPrefix="sage-backend", status="ACTIVE")["taskDefinitionArns"])
+        + len(ecs.list_services(cluster="sage-cluster")["serviceArns"]),
+        "scalable target + policy": len(scaling.describe_scalable_targets(ServiceNamespace="ecs")["ScalableTargets"])
+        + len(scaling.describe_scaling_policies(ServiceNamespace="ecs")["ScalingPolicies"]),
     }
 
 
@@ -84,6 +111,10 @@ def timed(emulator, *args):
 def main() -> None:
     print(f"machine: {os.cpu_count()} cores; site.yml on inventories/local against the AWS emulator\n")
     with emulator_harness.running() as emulator:
+        # As in an account where CI has pushed the backend image: the service starts its task.
+        ecr = aws_client(emulator.endpoint, "ecr")
+        ecr.create_repository(repositoryName="sage-backend")
+        push_image(ecr, "sage-backend", "latest")
         converge_s, _, converge_calls = timed(emulator)
         noop_s, noop, noop_calls = timed(emulator)
         check_s, _, check_calls = timed(emulator, "--check")

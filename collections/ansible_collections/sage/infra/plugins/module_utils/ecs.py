@@ -38,10 +38,37 @@ def dict_to_tags(tags):
 
 
 def desired_tags(current, tags, purge_tags):
-    """The tags a resource should end with, from its current tags and the ``tags``/``purge_tags`` options."""
+    """The tags a resource should end with, from its current tags and the ``tags``/``purge_tags`` options.
+
+    Values as text and reserved ``aws:`` tags kept, as AWS will report them (see tag_changes).
+    """
+    return tag_changes(current, tags, purge_tags)[2]
+
+
+def tag_changes(current, tags, purge_tags):
+    """(tags to set, tag keys to unset, resulting tags) to bring ``current`` to the ``tags``/``purge_tags`` options.
+
+    As ``compare_aws_tags``: values are compared as text, and reserved ``aws:`` tags are never unset.
+    """
     if tags is None:
-        return dict(current)
-    return dict(tags) if purge_tags else {**current, **tags}
+        return {}, [], dict(current)
+    to_set, to_unset = compare_aws_tags(current, tags, purge_tags)
+    result = {key: value for key, value in current.items() if key not in to_unset}
+    result.update(to_set)
+    return to_set, to_unset, result
+
+
+def apply_tags(module, client, arn, to_set, to_unset, what):
+    """``UntagResource`` then ``TagResource`` on ``arn``, each only when needed, and not in check mode.
+
+    ``what`` names the resource in error messages, for example ``cluster sage``.
+    """
+    if module.check_mode:
+        return
+    if to_unset:
+        call(module, client, "untag_resource", f"untag {what}", resourceArn=arn, tagKeys=to_unset)
+    if to_set:
+        call(module, client, "tag_resource", f"tag {what}", resourceArn=arn, tags=dict_to_tags(to_set))
 
 
 def sync_tags(module, client, arn, current, what):
@@ -52,10 +79,6 @@ def sync_tags(module, client, arn, current, what):
     tags, purge = module.params["tags"], module.params["purge_tags"]
     if tags is None:
         return dict(current)
-    to_set, to_unset = compare_aws_tags(current, tags, purge)
-    if not module.check_mode:
-        if to_unset:
-            call(module, client, "untag_resource", f"untag {what}", resourceArn=arn, tagKeys=to_unset)
-        if to_set:
-            call(module, client, "tag_resource", f"tag {what}", resourceArn=arn, tags=dict_to_tags(to_set))
-    return desired_tags(current, tags, purge)
+    to_set, to_unset, result = tag_changes(current, tags, purge)
+    apply_tags(module, client, arn, to_set, to_unset, what)
+    return result

@@ -16,7 +16,8 @@ description:
     input changes nothing, and the module waits for the deployment it starts to complete, fail or time out,
     including the automatic rollback of the ECS deployment circuit breaker (see RV(rollout)).
   - A run that changes nothing makes a single C(DescribeServices) call, plus one C(DescribeTaskDefinition) call
-    when O(task_definition) is a family without revision (or names a task definition the service does not run).
+    when O(task_definition) is a family without revision (or names a task definition the service does not run),
+    or with O(state=absent) one C(DescribeScalableTargets) call.
   - Settings that are not set are not managed, except on creation where AWS applies its defaults.
     Placement, service registries, Service Connect and volumes are never managed.
 author:
@@ -37,6 +38,13 @@ options:
       - Whether the service should exist.
       - A service that is C(DRAINING) or C(INACTIVE) (being deleted or deleted) counts as absent; with
         O(state=present) a C(DRAINING) service is waited for (see O(wait)) and created again.
+      - With O(state=absent) the module also deregisters the Application Auto Scaling scalable target of the
+        service's desired count (resource ID C(service/<cluster>/<name>)), which AWS keeps after C(DeleteService);
+        deregistering it deletes its scaling policies too. This is done whether or not the service still exists,
+        so that a run also cleans up after a deletion interrupted half-way (see RV(scalable_target_deregistered)).
+        It needs the C(application-autoscaling:DescribeScalableTargets) and
+        C(application-autoscaling:DeregisterScalableTarget) permissions.
+      - With O(state=present) Application Auto Scaling is never called.
     type: str
     choices: ['present', 'absent']
     default: present
@@ -272,7 +280,7 @@ EXAMPLES = r"""
     task_definition: "{{ deploy.previous_task_definition }}"
   when: deploy.rollout.state in ['FAILED', 'TIMED_OUT'] and not deploy.rollout.rolled_back_by_ecs
 
-- name: Delete the service
+- name: Delete the service, with its Application Auto Scaling scalable target and scaling policies
   sage.infra.ecs_service:
     cluster: sage
     name: sage-backend
@@ -335,6 +343,13 @@ task_definition:
   returned: always
   type: str
   sample: "arn:aws:ecs:eu-west-1:123456789012:task-definition/sage-backend:7"
+scalable_target_deregistered:
+  description:
+    - Whether the run deregistered the Application Auto Scaling scalable target of the service (with its scaling
+      policies); in check mode, whether it would.
+  returned: when O(state=absent)
+  type: bool
+  sample: true
 rollout:
   description: The deployment the run started or waited for.
   returned: when O(state=present)
@@ -383,11 +398,13 @@ from ansible.module_utils.common.dict_transformations import camel_dict_to_snake
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
-    ansible_dict_to_boto3_tag_list,
-    boto3_tag_list_to_ansible_dict,
-    compare_aws_tags,
+from ansible_collections.sage.infra.plugins.module_utils.ecs import (
+    apply_tags,
+    dict_to_tags,
+    tag_changes,
+    tags_to_dict,
 )
+from ansible_collections.sage.infra.plugins.module_utils.ecs import call as ecs_call
 
 # Seconds between two DescribeServices while waiting: 1, 2, 4, then every POLL_DELAY.
 FIRST_POLL_DELAY = 1
@@ -403,6 +420,8 @@ SIMPLE = {
     "enable_execute_command": "enableExecuteCommand",
     "enable_ecs_managed_tags": "enableECSManagedTags",
 }
+# Application Auto Scaling: the scalable target of a service's desired count, less its resource ID.
+SCALABLE_TARGET = {"ServiceNamespace": "ecs", "ScalableDimension": "ecs:service:DesiredCount"}
 
 
 def validate(module):
@@ -465,12 +484,14 @@ def validate(module):
             module.fail_json(msg=f"load_balancers container_port must be between 1 and 65535; got {item}")
 
 
+def the_service(module):
+    """The service as error messages name it: ``service <name> in cluster <cluster>``."""
+    return f"service {module.params['name']} in cluster {module.params['cluster']}"
+
+
 def call(module, client, action, what, **kwargs):
-    try:
-        return getattr(client, action)(aws_retry=True, **kwargs)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        params = module.params
-        module.fail_json_aws(e, msg=f"Failed to {what} service {params['name']} in cluster {params['cluster']}")
+    """``ecs.call``, failing with ``Failed to <what> service <name> in cluster <cluster>``."""
+    return ecs_call(module, client, action, f"{what} {the_service(module)}", **kwargs)
 
 
 def describe_service(module, client):
@@ -485,13 +506,13 @@ def describe_service(module, client):
             return None
         module.fail_json_aws(e, msg=f"Cluster {params['cluster']} of service {params['name']} does not exist")
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
-        module.fail_json_aws(e, msg=f"Failed to describe service {params['name']} in cluster {params['cluster']}")
+        module.fail_json_aws(e, msg=f"Failed to describe {the_service(module)}")
     if response.get("services"):
         return response["services"][0]
     failures = [failure for failure in response.get("failures") or [] if failure.get("reason") != "MISSING"]
     if failures:
         module.fail_json(
-            msg=f"Failed to describe service {params['name']} in cluster {params['cluster']}: {failures}",
+            msg=f"Failed to describe {the_service(module)}: {failures}",
             failures=failures,
         )
     return None
@@ -504,10 +525,10 @@ def resolve_task_definition(module, client, current):
         return None
     if current and (wanted == current or (":" in wanted and current.endswith(f":task-definition/{wanted}"))):
         return current
-    try:
-        definition = client.describe_task_definition(aws_retry=True, taskDefinition=wanted)["taskDefinition"]
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg=f"Failed to find task_definition {wanted}")
+    response = ecs_call(
+        module, client, "describe_task_definition", f"find task_definition {wanted}", taskDefinition=wanted
+    )
+    definition = response["taskDefinition"]
     if definition.get("status", "ACTIVE") != "ACTIVE":
         module.fail_json(
             msg=f"task_definition {wanted} ({definition['taskDefinitionArn']}) is {definition['status']}: "
@@ -590,7 +611,7 @@ def service_view(service):
         "propagate_tags": service.get("propagateTags", "NONE"),
         "enable_execute_command": bool(service.get("enableExecuteCommand")),
         "enable_ecs_managed_tags": bool(service.get("enableECSManagedTags")),
-        "tags": boto3_tag_list_to_ansible_dict(service.get("tags") or [], "key", "value"),
+        "tags": tags_to_dict(service.get("tags")),
     }
 
 
@@ -657,7 +678,7 @@ def service_result(service, tags=None):
     """The service in snake case, with its tags (as given, else as described) as a dictionary."""
     result = camel_dict_to_snake_dict(service or {}, ignore_list=["tags"])
     if service:
-        result["tags"] = boto3_tag_list_to_ansible_dict(service.get("tags") or [], "key", "value")
+        result["tags"] = tags_to_dict(service.get("tags"))
     if tags is not None:
         result["tags"] = tags
     return result
@@ -846,7 +867,7 @@ def create_service(module, client):
         if params[option] is not None:
             request[api_name] = params[option]
     if params["tags"]:
-        request["tags"] = ansible_dict_to_boto3_tag_list(params["tags"], "key", "value")
+        request["tags"] = dict_to_tags(params["tags"])
     service = call(module, client, "create_service", "create", **request)["service"]
     primary = primary_deployment(service)
     if primary is None:
@@ -927,11 +948,7 @@ def plan_update(module, service, task_definition):
     if params["force_new_deployment"]:
         update["forceNewDeployment"] = True
 
-    tags_to_set, tags_to_unset = {}, []
-    if params["tags"] is not None:
-        tags_to_set, tags_to_unset = compare_aws_tags(before["tags"], params["tags"], params["purge_tags"])
-        after["tags"] = {key: value for key, value in before["tags"].items() if key not in tags_to_unset}
-        after["tags"].update(tags_to_set)
+    tags_to_set, tags_to_unset, after["tags"] = tag_changes(before["tags"], params["tags"], params["purge_tags"])
     return drop_none(before), drop_none(after), update, tags_to_set, tags_to_unset
 
 
@@ -957,11 +974,7 @@ def update_service(module, client, service):
         return finish(module, changed, service, previous, rollout, before, after)
 
     arn = service["serviceArn"]
-    if tags_to_unset:
-        call(module, client, "untag_resource", "untag", resourceArn=arn, tagKeys=tags_to_unset)
-    if tags_to_set:
-        tag_list = ansible_dict_to_boto3_tag_list(tags_to_set, "key", "value")
-        call(module, client, "tag_resource", "tag", resourceArn=arn, tags=tag_list)
+    apply_tags(module, client, arn, tags_to_set, tags_to_unset, the_service(module))
     if update:
         response = call(module, client, "update_service", "update", cluster=params["cluster"], service=arn, **update)
         service = response["service"]  # without tags
@@ -991,33 +1004,84 @@ def ensure_present(module, client, service):
     return update_service(module, client, service)
 
 
-def ensure_absent(module, client, service):
-    params = module.params
-    empty = {"service": {}, "previous_task_definition": None, "task_definition": None}
-    if service is None or service.get("status") == "INACTIVE":
-        return False, empty, {}, {}
-    before = drop_none(service_view(service))
-    empty["previous_task_definition"] = service.get("taskDefinition")
-    if service.get("status") != "ACTIVE":  # DRAINING: being deleted already
-        if params["wait"] and not module.check_mode:
-            wait_inactive(module, client)
-        return False, empty, before, {}
-    if module.check_mode:
-        return True, empty, before, {}
-    if service.get("desiredCount"):
+def scalable_target_id(module):
+    """The service's resource ID for Application Auto Scaling: ``service/<cluster name>/<service name>``."""
+    cluster = module.params["cluster"].rsplit("/", 1)[-1]  # a cluster ARN ends with cluster/<name>
+    return f"service/{cluster}/{module.params['name']}"
+
+
+def remove_scalable_target(module, autoscaling):
+    """Deregister the scalable target of the service's desired count, if any (not in check mode).
+
+    DeregisterScalableTarget deletes the target's scaling policies too. Return the target as
+    DescribeScalableTargets reports it, or None when there is none.
+    """
+    resource_id = scalable_target_id(module)
+    response = call(
+        module,
+        autoscaling,
+        "describe_scalable_targets",
+        "describe the scalable target of",
+        ResourceIds=[resource_id],
+        **SCALABLE_TARGET,
+    )
+    target = next(iter(response.get("ScalableTargets") or []), None)
+    if target is not None and not module.check_mode:
         call(
             module,
-            client,
-            "update_service",
-            "scale in",
-            cluster=params["cluster"],
-            service=params["name"],
-            desiredCount=0,
+            autoscaling,
+            "deregister_scalable_target",
+            "deregister the scalable target of",
+            ResourceId=resource_id,
+            **SCALABLE_TARGET,
         )
-    call(module, client, "delete_service", "delete", cluster=params["cluster"], service=params["name"], force=True)
-    if params["wait"]:
+    return target
+
+
+def ensure_absent(module, client, service, autoscaling):
+    params = module.params
+    output = {"service": {}, "previous_task_definition": None, "task_definition": None}
+    changed, before = False, {}
+    exists = service is not None and service.get("status") != "INACTIVE"
+    if exists:
+        before = drop_none(service_view(service))
+        output["previous_task_definition"] = service.get("taskDefinition")
+    if exists and service.get("status") == "ACTIVE":  # else DRAINING: being deleted already
+        changed = True
+        if not module.check_mode:
+            if service.get("desiredCount"):
+                call(
+                    module,
+                    client,
+                    "update_service",
+                    "scale in",
+                    cluster=params["cluster"],
+                    service=params["name"],
+                    desiredCount=0,
+                )
+            call(
+                module,
+                client,
+                "delete_service",
+                "delete",
+                cluster=params["cluster"],
+                service=params["name"],
+                force=True,
+            )
+    # AWS keeps the scalable target (and its policies) of a deleted service: remove it, even when an earlier
+    # run was interrupted after the service was deleted.
+    target = remove_scalable_target(module, autoscaling)
+    output["scalable_target_deregistered"] = target is not None
+    if target is not None:
+        changed = True
+        before["scalable_target"] = {
+            "resource_id": target.get("ResourceId"),
+            "min_capacity": target.get("MinCapacity"),
+            "max_capacity": target.get("MaxCapacity"),
+        }
+    if exists and params["wait"] and not module.check_mode:
         wait_inactive(module, client)
-    return True, empty, before, {}
+    return changed, output, before, {}
 
 
 def main():
@@ -1086,8 +1150,11 @@ def main():
 
     client = module.client("ecs", retry_decorator=AWSRetry.jittered_backoff())
     service = describe_service(module, client)
-    ensure = ensure_present if module.params["state"] == "present" else ensure_absent
-    changed, output, before, after = ensure(module, client, service)
+    if module.params["state"] == "present":
+        changed, output, before, after = ensure_present(module, client, service)
+    else:
+        autoscaling = module.client("application-autoscaling", retry_decorator=AWSRetry.jittered_backoff())
+        changed, output, before, after = ensure_absent(module, client, service, autoscaling)
     if module._diff:
         output["diff"] = {"before": before, "after": after}
     module.exit_json(changed=changed, **output)

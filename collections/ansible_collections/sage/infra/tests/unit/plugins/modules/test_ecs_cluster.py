@@ -379,3 +379,9 @@ def test_invalid_strategy_fails_on_the_option(run, calls):
     msg = run.fail(default_capacity_provider_strategy=[{"weight": 1}])
     assert "capacity_provider" in msg
     assert calls == []
+
+
+def test_numeric_tag_values_do_not_report_a_change_on_every_run(run):
+    run(tags={"Version": 2})
+    again = run(tags={"Version": 2})
+    assert again["changed"] is False

@@ -13,6 +13,7 @@ import time
 import boto3
 import botocore.client
 import pytest
+from ansible_collections.sage.infra.plugins.module_utils.ecs import tag_changes
 from ansible_collections.sage.infra.plugins.modules import ecs_service
 from ansible_collections.sage.infra.tests.unit import moto_ecs
 from botocore.exceptions import ClientError
@@ -28,7 +29,19 @@ SERVICE_ARN = f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/{CLUSTER}/{NAME}"
 TD_PREFIX = f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/{FAMILY}"
 ROLLOUT_SECONDS = 0.05
 GOOD, BAD = "nginx:1.27", "nginx:broken"
-MUTATING = ("CreateService", "UpdateService", "DeleteService", "TagResource", "UntagResource")
+MUTATING = (
+    "CreateService",
+    "UpdateService",
+    "DeleteService",
+    "TagResource",
+    "UntagResource",
+    "RegisterScalableTarget",
+    "DeregisterScalableTarget",
+    "PutScalingPolicy",
+    "DeleteScalingPolicy",
+)
+RESOURCE_ID = f"service/{CLUSTER}/{NAME}"
+SCALABLE = {"ServiceNamespace": "ecs", "ScalableDimension": "ecs:service:DesiredCount"}
 CIRCUIT_BREAKER = {"circuit_breaker": {"enable": True, "rollback": True}}
 
 
@@ -75,6 +88,31 @@ class Env:
 
     def network(self, **extra):
         return {"subnets": self.subnets, "security_groups": self.security_groups, **extra}
+
+    @property
+    def autoscaling(self):
+        return boto3.client("application-autoscaling", region_name=REGION)
+
+    def register_scalable_target(self, minimum=1, maximum=4):
+        """Register the service's scalable target with a target tracking policy (as roles/ecs does)."""
+        self.autoscaling.register_scalable_target(
+            ResourceId=RESOURCE_ID, MinCapacity=minimum, MaxCapacity=maximum, **SCALABLE
+        )
+        self.autoscaling.put_scaling_policy(
+            PolicyName=f"{NAME}-cpu-target",
+            ResourceId=RESOURCE_ID,
+            PolicyType="TargetTrackingScaling",
+            TargetTrackingScalingPolicyConfiguration={
+                "TargetValue": 60.0,
+                "PredefinedMetricSpecification": {"PredefinedMetricType": "ECSServiceAverageCPUUtilization"},
+            },
+            **SCALABLE,
+        )
+
+    def scalable_targets(self):
+        return self.autoscaling.describe_scalable_targets(ServiceNamespace="ecs", ResourceIds=[RESOURCE_ID])[
+            "ScalableTargets"
+        ]
 
 
 @pytest.fixture(autouse=True)
@@ -541,6 +579,27 @@ def test_update_settings_in_place_and_idempotent(run, aws, create, requests):
     assert result["rollout"]["state"] == "NONE"
 
 
+def test_tag_values_compare_as_text(run, create, requests):
+    _arn, args = create(tags={"version": 2})
+    requests.clear()
+    result = run(**args)
+    assert result["changed"] is False
+    assert [name for name, _params in requests] == ["DescribeServices"]
+    assert result["service"]["tags"] == {"version": "2"}
+
+
+def test_tag_changes_never_unset_reserved_tags():
+    """ecs.tag_changes, which plan_update relies on: as compare_aws_tags, aws: tags stay and values compare as text."""
+    current = {"aws:cloudformation:stack-name": "sage", "app": "sage", "version": "2", "old": "x"}
+    assert tag_changes(current, {"app": "sage2", "version": 2}, True) == (
+        {"app": "sage2"},
+        ["old"],
+        {"aws:cloudformation:stack-name": "sage", "app": "sage2", "version": "2"},
+    )
+    assert tag_changes(current, {"new": "y"}, False) == ({"new": "y"}, [], {**current, "new": "y"})
+    assert tag_changes(current, None, True) == ({}, [], current)
+
+
 def test_capacity_provider_strategy_replaces_the_launch_type(run, aws, create, requests):
     _arn, args = create()
     strategy = [
@@ -622,20 +681,153 @@ def test_absent_then_absent_unchanged(run, aws, create, requests):
     assert result["task_definition"] is None
     assert result["diff"]["before"]["desired_count"] == 2
     assert result["diff"]["after"] == {}
+    assert result["scalable_target_deregistered"] is False
+    assert "scalable_target" not in result["diff"]["before"]
     names = [name for name, _params in requests]
-    assert names[:3] == ["DescribeServices", "UpdateService", "DeleteService"]
-    assert set(names[3:]) == {"DescribeServices"}
+    assert names[:4] == ["DescribeServices", "UpdateService", "DeleteService", "DescribeScalableTargets"]
+    assert set(names[4:]) == {"DescribeServices"}
     assert dict(mutating(requests)) == {
         "UpdateService": {"cluster": CLUSTER, "service": NAME, "desiredCount": 0},
         "DeleteService": {"cluster": CLUSTER, "service": NAME, "force": True},
     }
+    assert dict(requests)["DescribeScalableTargets"] == {"ResourceIds": [RESOURCE_ID], **SCALABLE}
     assert aws.describe()["status"] == "INACTIVE"
 
     requests.clear()
     result = run(state="absent")
     assert result["changed"] is False
-    assert [name for name, _params in requests] == ["DescribeServices"]
+    assert result["scalable_target_deregistered"] is False
+    assert [name for name, _params in requests] == ["DescribeServices", "DescribeScalableTargets"]
     assert run(state="absent", cluster="no-such-cluster")["changed"] is False
+
+
+def test_absent_deregisters_the_scalable_target(run, aws, create, requests):
+    arn, args = create()
+    aws.register_scalable_target(minimum=2, maximum=6)
+
+    # state=present never touches Application Auto Scaling.
+    requests.clear()
+    assert run(**args, autoscaling_owns_desired_count=True)["changed"] is False
+    assert [name for name, _params in requests] == ["DescribeServices"]
+
+    requests.clear()
+    result = run(state="absent")
+    assert result["changed"] is True
+    assert result["scalable_target_deregistered"] is True
+    assert result["previous_task_definition"] == arn
+    assert result["diff"]["before"]["desired_count"] == 2
+    assert result["diff"]["before"]["scalable_target"] == {
+        "resource_id": RESOURCE_ID,
+        "min_capacity": 2,
+        "max_capacity": 6,
+    }
+    assert result["diff"]["after"] == {}
+    names = [name for name, _params in requests]
+    assert names[:5] == [
+        "DescribeServices",
+        "UpdateService",
+        "DeleteService",
+        "DescribeScalableTargets",
+        "DeregisterScalableTarget",
+    ]
+    assert set(names[5:]) == {"DescribeServices"}  # waiting until INACTIVE
+    assert dict(requests)["DeregisterScalableTarget"] == {"ResourceId": RESOURCE_ID, **SCALABLE}
+    assert aws.scalable_targets() == []
+    assert aws.describe()["status"] == "INACTIVE"
+
+    requests.clear()
+    result = run(state="absent")
+    assert result["changed"] is False
+    assert result["scalable_target_deregistered"] is False
+    assert [name for name, _params in requests] == ["DescribeServices", "DescribeScalableTargets"]
+
+
+def test_absent_in_check_mode_keeps_the_scalable_target(run, aws, create, requests):
+    create()
+    aws.register_scalable_target()
+    requests.clear()
+    result = run(state="absent", check_mode=True)
+    assert result["changed"] is True
+    assert result["scalable_target_deregistered"] is True
+    assert result["diff"]["before"]["scalable_target"]["resource_id"] == RESOURCE_ID
+    assert [name for name, _params in requests] == ["DescribeServices", "DescribeScalableTargets"]
+    assert len(aws.scalable_targets()) == 1
+    assert aws.describe()["status"] == "ACTIVE"
+
+
+def test_absent_removes_the_scalable_target_of_a_deleted_service(run, aws, create, requests, clock):
+    """A teardown interrupted after DeleteService: the service is gone, its scalable target is not."""
+    create()
+    aws.register_scalable_target()
+    aws.ecs.delete_service(cluster=CLUSTER, service=NAME, force=True)
+    clock.now += 6
+    assert aws.describe()["status"] == "INACTIVE"
+
+    requests.clear()
+    result = run(state="absent", check_mode=True)
+    assert result["changed"] is True
+    assert result["scalable_target_deregistered"] is True
+    assert mutating(requests) == []
+    assert len(aws.scalable_targets()) == 1
+
+    # The cluster given by its ARN: the resource ID still names the cluster by its name.
+    cluster_arn = f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{CLUSTER}"
+    requests.clear()
+    result = run(state="absent", cluster=cluster_arn)
+    assert result["changed"] is True
+    assert result["scalable_target_deregistered"] is True
+    assert result["previous_task_definition"] is None
+    assert result["diff"]["before"] == {
+        "scalable_target": {"resource_id": RESOURCE_ID, "min_capacity": 1, "max_capacity": 4}
+    }
+    assert result["diff"]["after"] == {}
+    assert [name for name, _params in requests] == [
+        "DescribeServices",
+        "DescribeScalableTargets",
+        "DeregisterScalableTarget",
+    ]
+    assert aws.scalable_targets() == []
+
+    assert run(state="absent", cluster=cluster_arn)["changed"] is False
+
+
+def test_absent_deregisters_the_scalable_target_before_waiting(run, aws, create, clock):
+    """A wait that times out leaves no scalable target behind; the next run only waits."""
+    create()
+    aws.register_scalable_target()
+    result = run(state="absent", wait_timeout=3, failed=True)
+    assert result["msg"].startswith(f"Timed out after 3 seconds waiting for service {NAME}")
+    assert aws.scalable_targets() == []
+    result = run(state="absent")
+    assert result["changed"] is False
+    assert result["scalable_target_deregistered"] is False
+    assert aws.describe()["status"] == "INACTIVE"
+
+
+@pytest.mark.parametrize(
+    ("operation", "failure"),
+    [
+        ("DescribeScalableTargets", "describe the scalable target of"),
+        ("DeregisterScalableTarget", "deregister the scalable target of"),
+    ],
+)
+def test_absent_scalable_target_errors_name_the_service(run, aws, create, monkeypatch, operation, failure):
+    create()
+    aws.register_scalable_target()
+    original = botocore.client.BaseClient._make_api_call
+
+    def denied(self, operation_name, api_params):
+        if operation_name == operation:
+            error = {"Error": {"Code": "AccessDeniedException", "Message": "not allowed"}}
+            raise ClientError(error, operation_name)
+        return original(self, operation_name, api_params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", denied)
+    result = run(state="absent", failed=True)
+    assert result["msg"].startswith(f"Failed to {failure} service {NAME} in cluster {CLUSTER}")
+    assert "not allowed" in result["msg"]
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", original)
+    assert len(aws.scalable_targets()) == 1
 
 
 def test_recreate_a_draining_service(run, aws, create, clock):
