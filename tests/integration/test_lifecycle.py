@@ -11,6 +11,7 @@ PROD_SHAPE = {
     "network_operations_access_enabled": True,
     "database_multi_az": True,
     "cache_num_nodes": 2,
+    "ecs_alb_deletion_protection": True,
 }
 
 
@@ -66,6 +67,14 @@ def test_prod_shaped_data_tier(empty, aws):
     assert (len(group["MemberClusters"]), group["AutomaticFailover"], group["MultiAZ"]) == (2, "enabled", "enabled")
 
 
+def test_service_waits_for_its_first_image(empty, aws):
+    """The registry is empty: the service exists without tasks (they could only fail to pull) or autoscaling."""
+    (service,) = aws("ecs").describe_services(cluster="sage-cluster", services=["sage-backend"])["services"]
+    assert (service["status"], service["desiredCount"]) == ("ACTIVE", 0)
+    targets = aws("application-autoscaling").describe_scalable_targets(ServiceNamespace="ecs")["ScalableTargets"]
+    assert targets == []
+
+
 def test_prod_teardown_needs_the_stack_name(empty, aws):
     empty.reset_calls()
     refused = run_playbook("playbooks/teardown.yml", empty.endpoint, extra_vars={"sage_environment": "prod"})
@@ -77,8 +86,18 @@ def test_rerun_of_the_prod_shape_changes_nothing(empty):
     assert run_playbook("site.yml", empty.endpoint, extra_vars=PROD_SHAPE).assert_ok().changed == 0
 
 
+def test_teardown_respects_the_load_balancers_deletion_protection(empty):
+    empty.reset_calls()
+    refused = run_playbook("playbooks/teardown.yml", empty.endpoint, extra_vars=PROD_SHAPE)
+    assert refused.returncode != 0
+    assert "The load balancer sage-alb has deletion protection on" in refused.output, refused.output[-3000:]
+    assert empty.mutating_calls() == []
+
+
 def test_removal_leaves_nothing_and_is_idempotent(empty, aws):
-    first = run_playbook("playbooks/teardown.yml", empty.endpoint, extra_vars=PROD_SHAPE).assert_ok()
+    unprotected = {**PROD_SHAPE, "ecs_alb_deletion_protection": False}
+    assert run_playbook("site.yml", empty.endpoint, extra_vars=unprotected).assert_ok().changed == 1
+    first = run_playbook("playbooks/teardown.yml", empty.endpoint, extra_vars=unprotected).assert_ok()
     assert first.changed > 0
     ec2 = aws("ec2")
     assert stack_vpcs(aws) == []
@@ -88,6 +107,14 @@ def test_removal_leaves_nothing_and_is_idempotent(empty, aws):
     assert ec2.describe_flow_logs()["FlowLogs"] == []
     assert aws("logs").describe_log_groups(logGroupNamePrefix="/aws/vpc/sage")["logGroups"] == []
     assert [r for r in aws("iam").list_roles()["Roles"] if r["RoleName"].startswith("sage-")] == []
+    ecs = aws("ecs")
+    assert [c for c in ecs.describe_clusters(clusters=["sage-cluster"])["clusters"] if c["status"] == "ACTIVE"] == []
+    assert ecs.list_task_definitions(familyPrefix="sage-backend", status="ACTIVE")["taskDefinitionArns"] == []
+    elbv2 = aws("elbv2")
+    assert elbv2.describe_load_balancers()["LoadBalancers"] == []
+    assert elbv2.describe_target_groups()["TargetGroups"] == []
+    assert aws("ecr").describe_repositories()["repositories"] == [], "an empty repository is removed"
+    assert aws("logs").describe_log_groups(logGroupNamePrefix="/ecs/sage")["logGroups"] == []
     secrets = aws("secretsmanager").list_secrets(IncludePlannedDeletion=True)["SecretList"]
     assert len(secrets) == 8 and all("DeletedDate" in s for s in secrets), "scheduled, with a recovery window"
     rds = aws("rds")
@@ -106,5 +133,5 @@ def test_removal_leaves_nothing_and_is_idempotent(empty, aws):
         if g["CacheSubnetGroupName"].startswith("sage")
     ] == []
 
-    second = run_playbook("playbooks/teardown.yml", empty.endpoint, extra_vars=PROD_SHAPE).assert_ok()
+    second = run_playbook("playbooks/teardown.yml", empty.endpoint, extra_vars=unprotected).assert_ok()
     assert second.changed == 0, second.output
