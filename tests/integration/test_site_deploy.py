@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.harness import valkey_server
 from tests.harness.ecr import push_image
 from tests.harness.playbook import run_playbook
 
@@ -103,3 +104,28 @@ def test_a_failed_rollout_is_rolled_back(deployed, emulator, aws):
         for a in active
     ]
     assert not [image for image in images if image.endswith(":crashes")], "the failed revision is deregistered"
+
+
+@pytest.mark.skipif(not valkey_server.binary(), reason="redis-server is not installed (make system-deps)")
+def test_a_deploy_can_invalidate_cached_ai_responses(deployed, emulator, aws):
+    """VALKEY_URL is pointed at a local Valkey-compatible server (redis-server) for this test only."""
+    secrets = aws("secretsmanager")
+    stored_url = secrets.get_secret_value(SecretId="sage/valkey-url")["SecretString"]
+    with valkey_server.running(password="cache-pass") as server:
+        secrets.put_secret_value(
+            SecretId="sage/valkey-url", SecretString=f"redis://:cache-pass@{server.host}:{server.port}"
+        )
+        client = server.client()
+        client.mset({"ai:response:1": "a", "ai:response:2": "b", "market:price": "c"})
+        push_image(aws("ecr"), REPOSITORY, "good-3")
+        try:
+            run = run_playbook(
+                "playbooks/deploy.yml",
+                emulator.endpoint,
+                extra_vars={"image_tag": "good-3", "ecs_deploy_invalidate_cache_patterns": ["ai:response:*"]},
+            ).assert_ok()
+        finally:
+            secrets.put_secret_value(SecretId="sage/valkey-url", SecretString=stored_url)
+        assert sorted(client.keys("*")) == [b"market:price"]
+    assert "cache-pass" not in run.output
+    assert running_image(aws)[1].endswith(":good-3")

@@ -28,7 +28,8 @@ FAMILY = "sage-web"
 SERVICE_ARN = f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/{CLUSTER}/{NAME}"
 TD_PREFIX = f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/{FAMILY}"
 ROLLOUT_SECONDS = 0.05
-GOOD, BAD = "nginx:1.27", "nginx:broken"
+GOOD = "nginx:1.27"
+BAD = "nginx:broken"
 MUTATING = (
     "CreateService",
     "UpdateService",
