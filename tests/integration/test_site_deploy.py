@@ -106,6 +106,18 @@ def test_a_failed_rollout_is_rolled_back(deployed, emulator, aws):
     assert not [image for image in images if image.endswith(":crashes")], "the failed revision is deregistered"
 
 
+def test_building_without_a_docker_engine_fails_clearly(deployed, emulator, aws):
+    """No Docker engine runs on this machine (and none in CI): the optional build says so, changing nothing."""
+    emulator.reset_calls()
+    run = run_playbook(
+        "playbooks/deploy.yml", emulator.endpoint, extra_vars={"image_tag": "good-9", "ecs_deploy_build": True}
+    )
+    assert run.returncode != 0
+    assert "ecs_deploy_build needs a Docker engine, and none answers here" in run.output, run.output[-3000:]
+    assert emulator.mutating_calls() == []
+    assert running_image(aws) == deployed
+
+
 @pytest.mark.skipif(not valkey_server.binary(), reason="redis-server is not installed (make system-deps)")
 def test_a_deploy_can_invalidate_cached_ai_responses(deployed, emulator, aws):
     """VALKEY_URL is pointed at a local Valkey-compatible server (redis-server) for this test only."""
