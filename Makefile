@@ -8,11 +8,11 @@ export ANSIBLE_FORCE_COLOR ?= 0
 EMULATOR_PORT ?= 5000
 EMULATOR_URL := http://127.0.0.1:$(EMULATOR_PORT)
 
-.PHONY: help venv system-deps emulator emulator-stop demo test lint unit integration sanity bench clean
+.PHONY: help venv system-deps emulator emulator-stop demo test lint unit lambdas integration sanity bench clean
 
 help:
 	@echo "make demo   - provision the stack on a local AWS emulator and print its outputs"
-	@echo "make test   - every check CI runs (lint, sanity, unit, integration, molecule)"
+	@echo "make test   - every check CI runs (lint, sanity, unit, lambdas, integration, molecule)"
 	@echo "make bench  - time and count AWS calls of a no-op re-run of site.yml"
 
 $(VENV)/.installed: requirements.txt requirements-test.txt requirements-lint.txt
@@ -66,10 +66,13 @@ sanity: venv
 unit: venv
 	python -m pytest -q collections/ansible_collections/sage/infra/tests/unit
 
+lambdas: venv
+	python -m pytest -q tests/lambdas
+
 integration: venv system-deps
 	python -m pytest -q tests/integration
 
-test: lint sanity unit integration
+test: lint sanity unit lambdas integration
 
 bench: venv
 	python -m tests.bench

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.harness import valkey_server
+from tests.harness import discord_server, valkey_server
 from tests.harness.ecr import push_image
 from tests.harness.playbook import run_playbook
 
@@ -19,8 +19,20 @@ def running_image(aws):
     return service["taskDefinition"], definition["containerDefinitions"][0]["image"]
 
 
-def deploy(emulator, tag, *args):
-    return run_playbook("playbooks/deploy.yml", emulator.endpoint, *args, extra_vars={"image_tag": tag})
+def deploy(emulator, tag, *args, **extra_vars):
+    return run_playbook("playbooks/deploy.yml", emulator.endpoint, *args, extra_vars={"image_tag": tag, **extra_vars})
+
+
+@pytest.fixture(scope="module")
+def business_channel(converged, aws):
+    """The fake Discord server, its webhook stored as the stack's business-channel secret; (server, webhook id)."""
+    with discord_server.running() as server:
+        url = server.create_webhook(webhook_id="424242")
+        aws("secretsmanager").put_secret_value(SecretId="sage/discord-webhook-business", SecretString=url)
+        yield server, "424242"
+
+
+NOTIFY = {"ecs_deploy_notify": True, "ecs_deploy_notify_allow_insecure_url": True}
 
 
 @pytest.fixture(scope="module")
@@ -84,17 +96,21 @@ def test_check_mode_changes_nothing(deployed, emulator, aws):
     assert running_image(aws) == deployed
 
 
-def test_a_failed_rollout_is_rolled_back(deployed, emulator, aws):
+def test_a_failed_rollout_is_rolled_back(deployed, emulator, aws, business_channel):
     push_image(aws("ecr"), REPOSITORY, "crashes")
     repository_uri = aws("ecr").describe_repositories(repositoryNames=[REPOSITORY])["repositories"][0]["repositoryUri"]
     emulator.configure_rollout(failing_images=[f"{repository_uri}:crashes"])
     try:
-        run = deploy(emulator, "crashes")
+        run = deploy(emulator, "crashes", **NOTIFY)
     finally:
         emulator.configure_rollout(failing_images=[])
     assert run.returncode != 0
     assert "Deploying sage-backend:crashes failed" in run.output, run.output[-4000:]
     assert f"rolled the service back to {deployed[0]} and runs it again" in run.output
+    server, webhook = business_channel
+    (notice,) = server.messages(webhook)
+    assert notice["embeds"][0]["title"] == "sage-backend: deploy rolled back"
+    assert "crashes did not roll out (FAILED)" in notice["embeds"][0]["description"]
     assert running_image(aws) == deployed
     (service,) = aws("ecs").describe_services(cluster=CLUSTER, services=[SERVICE])["services"]
     assert service["deployments"][0]["rolloutState"] == "COMPLETED"
@@ -119,7 +135,9 @@ def test_building_without_a_docker_engine_fails_clearly(deployed, emulator, aws)
 
 
 @pytest.mark.skipif(not valkey_server.binary(), reason="redis-server is not installed (make system-deps)")
-def test_a_deploy_can_invalidate_cached_ai_responses(deployed, emulator, aws):
+def test_a_deploy_can_invalidate_cached_ai_responses_and_tell_the_business_channel(
+    deployed, emulator, aws, business_channel
+):
     """VALKEY_URL is pointed at a local Valkey-compatible server (redis-server) for this test only."""
     secrets = aws("secretsmanager")
     stored_url = secrets.get_secret_value(SecretId="sage/valkey-url")["SecretString"]
@@ -134,10 +152,15 @@ def test_a_deploy_can_invalidate_cached_ai_responses(deployed, emulator, aws):
             run = run_playbook(
                 "playbooks/deploy.yml",
                 emulator.endpoint,
-                extra_vars={"image_tag": "good-3", "ecs_deploy_invalidate_cache_patterns": ["ai:response:*"]},
+                extra_vars={"image_tag": "good-3", "ecs_deploy_invalidate_cache_patterns": ["ai:response:*"], **NOTIFY},
             ).assert_ok()
         finally:
             secrets.put_secret_value(SecretId="sage/valkey-url", SecretString=stored_url)
         assert sorted(client.keys("*")) == [b"market:price"]
     assert "cache-pass" not in run.output
     assert running_image(aws)[1].endswith(":good-3")
+    server, webhook = business_channel
+    notice = server.messages(webhook)[-1]
+    assert notice["embeds"][0]["title"] == "sage-backend: deployed"
+    assert {"name": "Image", "value": "sage-backend:good-3", "inline": True} in notice["embeds"][0]["fields"]
+    assert server.token(webhook) not in run.output, "the webhook URL is never printed"
