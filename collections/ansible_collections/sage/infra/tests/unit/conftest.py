@@ -63,3 +63,30 @@ def invoke(capsys):
         return exc.value.code or 0, result, out
 
     return _invoke
+
+
+@pytest.fixture
+def module_runner(invoke):
+    """runner(main, **base_args) -> run(**args): the module's result, asserting success; run.fail(**args): its msg,
+    asserting failure. check_mode= and diff= set the Ansible flags."""
+
+    def runner(main, **base_args):
+        def _run(check_mode=False, diff=False, **args):
+            flags = {"_ansible_check_mode": check_mode, "_ansible_diff": diff}
+            return invoke(main, {**base_args, **flags, **args})
+
+        def ok(**args):
+            rc, result, _out = _run(**args)
+            assert rc == 0, result
+            return result
+
+        def fail(**args):
+            rc, result, _out = _run(**args)
+            assert rc == 1, result
+            assert result["failed"] is True
+            return result["msg"]
+
+        ok.fail = fail
+        return ok
+
+    return runner

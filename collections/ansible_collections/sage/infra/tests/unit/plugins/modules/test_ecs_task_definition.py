@@ -54,24 +54,8 @@ def aws(monkeypatch, fake_aws_credentials):
 
 
 @pytest.fixture
-def run(invoke):
-    def _run(check_mode=False, diff=False, **args):
-        module_args = {"family": FAMILY, "region": REGION, "_ansible_check_mode": check_mode, "_ansible_diff": diff}
-        return invoke(mod.main, {**module_args, **args})
-
-    def _ok(**args):
-        rc, result, _out = _run(**args)
-        assert rc == 0, result
-        return result
-
-    def _fail(**args):
-        rc, result, _out = _run(**args)
-        assert rc == 1, result
-        assert result["failed"] is True
-        return result["msg"]
-
-    _ok.fail = _fail
-    return _ok
+def run(module_runner):
+    return module_runner(mod.main, family=FAMILY, region=REGION)
 
 
 def mutating(calls):
