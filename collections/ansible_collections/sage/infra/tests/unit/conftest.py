@@ -7,6 +7,7 @@ site-packages) so that ``ansible_collections.amazon.aws`` still resolves from th
 package in both places).
 """
 
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -32,6 +33,41 @@ def calls(monkeypatch):
 
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
     return recorded
+
+
+@pytest.fixture
+def requests(monkeypatch):
+    """Record (operation name, parameters) of every botocore API call."""
+    recorded = []
+    original = botocore.client.BaseClient._make_api_call
+
+    def recording(self, operation_name, api_params):
+        recorded.append((operation_name, api_params))
+        return original(self, operation_name, api_params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
+    return recorded
+
+
+class FakeTime:
+    """A clock on which sleeping costs nothing: sleep() records how long and moves monotonic() on."""
+
+    def __init__(self):
+        self.now = 1000.0
+        self.sleeps = []
+
+    def monotonic(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def fake_time():
+    """A FakeTime, to be patched in for a module's `time` (see the tests' `clock` fixtures)."""
+    return FakeTime()
 
 
 @pytest.fixture
@@ -68,25 +104,88 @@ def invoke(capsys):
 @pytest.fixture
 def module_runner(invoke):
     """runner(main, **base_args) -> run(**args): the module's result, asserting success; run.fail(**args): its msg,
-    asserting failure. check_mode= and diff= set the Ansible flags."""
+    asserting failure. check_mode= and diff= set the Ansible flags.
 
-    def runner(main, **base_args):
-        def _run(check_mode=False, diff=False, **args):
-            flags = {"_ansible_check_mode": check_mode, "_ansible_diff": diff}
-            return invoke(main, {**base_args, **flags, **args})
+    Also, for the tests that need more:
+
+    - runner(main, check_mode=..., diff=..., **base_args): the flags' defaults for every run of this runner;
+    - secrets=(...) (to runner() for every run, and/or to a run for that run): strings the output must not hold;
+    - expect={key: value}: what every successful result of this runner must hold (e.g. {"changed": False});
+    - run.failure(**args): the whole failed result (not just its msg), asserting failure;
+    - run.raw(**args): (exit code, result, raw stdout), asserting nothing;
+    - run.out: the raw stdout of the last run.
+    """
+
+    def runner(main, check_mode=False, diff=False, secrets=(), expect=None, **base_args):
+        base_check_mode, base_diff, base_secrets = check_mode, diff, tuple(secrets)
+
+        def raw(check_mode=None, diff=None, secrets=(), **args):
+            flags = {
+                "_ansible_check_mode": base_check_mode if check_mode is None else check_mode,
+                "_ansible_diff": base_diff if diff is None else diff,
+            }
+            rc, result, out = invoke(main, {**base_args, **flags, **args}, secrets=(*base_secrets, *secrets))
+            ok.out = out
+            return rc, result, out
 
         def ok(**args):
-            rc, result, _out = _run(**args)
+            rc, result, _out = raw(**args)
             assert rc == 0, result
+            assert not result.get("failed"), result
+            for key, value in (expect or {}).items():
+                assert type(result[key]) is type(value) and result[key] == value, (key, result)
+            return result
+
+        def failure(**args):
+            rc, result, _out = raw(**args)
+            assert rc == 1, result
+            assert result["failed"] is True
             return result
 
         def fail(**args):
-            rc, result, _out = _run(**args)
-            assert rc == 1, result
-            assert result["failed"] is True
-            return result["msg"]
+            return failure(**args)["msg"]
 
-        ok.fail = fail
+        ok.raw, ok.fail, ok.failure, ok.out = raw, fail, failure, None
         return ok
 
     return runner
+
+
+# --- the fake Discord server (tests/harness/discord_server.py of the project, above collections/) ---------------
+
+
+@pytest.fixture(scope="session")
+def fake_discord():
+    """The tests.harness.discord_server module of the project."""
+    root = next(
+        parent
+        for parent in Path(__file__).resolve().parents
+        if (parent / "tests" / "harness" / "discord_server.py").is_file()
+    )
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    return importlib.import_module("tests.harness.discord_server")
+
+
+@pytest.fixture
+def fast_backoff(monkeypatch):
+    """Retry backoffs of module_utils/discord.py made small (hundredths of seconds), never skipped."""
+    from ansible_collections.sage.infra.plugins.module_utils import discord
+
+    monkeypatch.setattr(discord, "BACKOFF_INITIAL", 0.01)
+    monkeypatch.setattr(discord, "BACKOFF_MAX", 0.05)
+
+
+@pytest.fixture
+def server(fake_discord):
+    """A fake Discord server on a free loopback port (5 requests per 0.2 s and webhook)."""
+    with fake_discord.running(burst=5, window=0.2) as running:
+        yield running
+
+
+@pytest.fixture
+def hook(server):
+    """(url, webhook id, token) of a new webhook on the fake server."""
+    url = server.create_webhook()
+    webhook_id = url.rsplit("/", 2)[1]
+    return url, webhook_id, server.token(webhook_id)

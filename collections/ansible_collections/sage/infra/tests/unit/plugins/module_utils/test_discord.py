@@ -5,47 +5,14 @@ The fake server implements Discord's limits on its own, so the limits are checke
 Rate-limit windows and retry backoffs are made small (tenths of seconds), never skipped.
 """
 
-import importlib
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 from ansible_collections.sage.infra.plugins.module_utils import discord
 
-
-def _harness():
-    """tests/harness/discord_server.py of the project (the directory above collections/)."""
-    here = Path(__file__).resolve()
-    root = next(parent for parent in here.parents if (parent / "tests" / "harness" / "discord_server.py").is_file())
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))
-    return importlib.import_module("tests.harness.discord_server")
-
-
-fake = _harness()
-
-
-@pytest.fixture(autouse=True)
-def fast_backoff(monkeypatch):
-    monkeypatch.setattr(discord, "BACKOFF_INITIAL", 0.01)
-    monkeypatch.setattr(discord, "BACKOFF_MAX", 0.05)
-
-
-@pytest.fixture
-def server():
-    with fake.running(burst=5, window=0.2) as running:
-        yield running
-
-
-@pytest.fixture
-def hook(server):
-    """(url, webhook id, token) of a new webhook on the fake server."""
-    url = server.create_webhook()
-    webhook_id = url.rsplit("/", 2)[1]
-    return url, webhook_id, server.token(webhook_id)
+pytestmark = pytest.mark.usefixtures("fast_backoff")
 
 
 @pytest.fixture
@@ -83,7 +50,7 @@ def test_limits_are_discords():
     assert (discord.FOOTER_TEXT_MAX, discord.AUTHOR_NAME_MAX, discord.EMBED_TOTAL_MAX) == (2048, 256, 6000)
 
 
-def test_a_message_at_every_limit_is_valid():
+def test_a_message_at_every_limit_is_valid(fake_discord):
     payload = {
         "content": "c" * 2000,
         "username": "u" * 80,
@@ -100,7 +67,7 @@ def test_a_message_at_every_limit_is_valid():
     }
     assert discord.total_embed_characters(payload["embeds"]) == 6000
     assert discord.limit_errors(payload) == []
-    assert fake.validate(payload) is None
+    assert fake_discord.validate(payload) is None
 
 
 @pytest.mark.parametrize(
@@ -160,8 +127,8 @@ def test_limit_errors_lists_every_problem():
         {"content": ""},
     ],
 )
-def test_limit_errors_agree_with_the_fake_server(payload):
-    assert (discord.limit_errors(payload) == []) == (fake.validate(payload) is None)
+def test_limit_errors_agree_with_the_fake_server(payload, fake_discord):
+    assert (discord.limit_errors(payload) == []) == (fake_discord.validate(payload) is None)
 
 
 # --- truncation ---------------------------------------------------------------------------------------------------
@@ -206,7 +173,7 @@ def test_truncate_drops_embeds_and_fields_beyond_the_count_limits():
     assert all(len(e["fields"]) == 25 for e in result["embeds"])
 
 
-def test_truncate_meets_the_total_from_the_last_embed_first():
+def test_truncate_meets_the_total_from_the_last_embed_first(fake_discord):
     payload = {
         "embeds": [
             embed(description="a" * 3000, fields=[field("x", "1" * 1000)]),
@@ -221,10 +188,10 @@ def test_truncate_meets_the_total_from_the_last_embed_first():
     assert second["description"] == "b" * 1992 + "\u2026", "then the description, as much as needed"
     assert len(second["description"]) == 6000 - 4002 - (1 + 2 + 2)
     assert discord.limit_errors(result) == []
-    assert fake.validate(result) is None
+    assert fake_discord.validate(result) is None
 
 
-def test_truncate_fits_the_largest_possible_message():
+def test_truncate_fits_the_largest_possible_message(fake_discord):
     biggest = {
         "title": "t" * 999,
         "description": "d" * 9999,
@@ -234,7 +201,7 @@ def test_truncate_fits_the_largest_possible_message():
     }
     result = discord.truncate({"content": "c" * 9999, "embeds": [biggest] * 12})
     assert discord.limit_errors(result) == []
-    assert fake.validate(result) is None
+    assert fake_discord.validate(result) is None
     assert len(result["embeds"]) == 10
     assert result["embeds"][0]["title"] == "t" * 255 + "\u2026"
 
@@ -407,8 +374,8 @@ def test_giving_up_at_the_deadline_with_a_redacted_error(server, hook):
     assert server.messages(webhook_id) == []
 
 
-def test_connection_errors_are_retried_until_the_deadline():
-    port = fake.free_port()
+def test_connection_errors_are_retried_until_the_deadline(fake_discord):
+    port = fake_discord.free_port()
     token = "secret-token-value"
     url = f"http://127.0.0.1:{port}/api/webhooks/77/{token}"
     with pytest.raises(discord.DiscordError) as error:
@@ -475,8 +442,8 @@ class _Redirecting(BaseHTTPRequestHandler):
         pass
 
 
-def test_redirects_are_not_followed():
-    httpd = ThreadingHTTPServer((fake.HOST, 0), _Redirecting)
+def test_redirects_are_not_followed(fake_discord):
+    httpd = ThreadingHTTPServer((fake_discord.HOST, 0), _Redirecting)
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:

@@ -670,22 +670,14 @@ def composite_alarm():
 
 
 @pytest.mark.parametrize("state", ["present", "absent"])
-def test_composite_alarm_of_that_name_fails_clearly(run, aws, monkeypatch, state):
+def test_composite_alarm_of_that_name_fails_clearly(run, aws, requests, state):
     composite_alarm()
-    sent = []
-    original = botocore.client.BaseClient._make_api_call
-
-    def recording(self, operation_name, api_params):
-        sent.append((operation_name, api_params))
-        return original(self, operation_name, api_params)
-
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
     msg = run.fail(state=state, **CPU)
     assert msg == (
         f"CloudWatch alarm {NAME} is a composite alarm; sage.infra.cloudwatch_metric_alarm manages metric alarms only"
     )
     # AWS returns composite alarms only when asked for them (moto returns them anyway).
-    assert sent == [("DescribeAlarms", {"AlarmNames": [NAME], "AlarmTypes": ["MetricAlarm", "CompositeAlarm"]})]
+    assert requests == [("DescribeAlarms", {"AlarmNames": [NAME], "AlarmTypes": ["MetricAlarm", "CompositeAlarm"]})]
 
 
 def test_describe_access_denied_fails_clearly(run, monkeypatch):

@@ -1,66 +1,26 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Unit tests for sage.infra.discord_webhook, run against the fake Discord server of tests/harness/discord_server.py.
 
-The `invoke` fixture fails a test whose module output holds the webhook URL or its token.
+The `run` fixture fails a test whose module output holds the webhook URL or its token.
 """
-
-import importlib
-import sys
-from pathlib import Path
 
 import pytest
 from ansible_collections.sage.infra.plugins.module_utils import discord
 from ansible_collections.sage.infra.plugins.modules import discord_webhook as mod
 
-
-def _harness():
-    """tests/harness/discord_server.py of the project (the directory above collections/)."""
-    here = Path(__file__).resolve()
-    root = next(parent for parent in here.parents if (parent / "tests" / "harness" / "discord_server.py").is_file())
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))
-    return importlib.import_module("tests.harness.discord_server")
-
-
-fake = _harness()
-
-
-@pytest.fixture(autouse=True)
-def fast_backoff(monkeypatch):
-    monkeypatch.setattr(discord, "BACKOFF_INITIAL", 0.01)
-    monkeypatch.setattr(discord, "BACKOFF_MAX", 0.05)
+pytestmark = pytest.mark.usefixtures("fast_backoff")
 
 
 @pytest.fixture
-def server():
-    with fake.running(burst=5, window=0.2) as running:
-        yield running
-
-
-@pytest.fixture
-def hook(server):
-    url = server.create_webhook()
-    webhook_id = url.rsplit("/", 2)[1]
-    return url, webhook_id, server.token(webhook_id)
-
-
-@pytest.fixture
-def run(invoke, hook):
-    """Run the module with the fake webhook (loopback allowed): (exit code, result)."""
+def run(module_runner, hook):
+    """The module with the fake webhook (loopback allowed); the URL and its token must not be in the output."""
     url, _webhook_id, token = hook
-
-    def _run(check_mode=False, **args):
-        module_args = {"webhook_url": url, "allow_insecure_url": True, "_ansible_check_mode": check_mode}
-        rc, result, _out = invoke(mod.main, {**module_args, **args}, secrets=(url, token))
-        return rc, result
-
-    return _run
+    return module_runner(mod.main, secrets=(url, token), webhook_url=url, allow_insecure_url=True)
 
 
 def test_content_is_posted_without_pings(run, server, hook):
     _url, webhook_id, _token = hook
-    rc, result = run(content="Deployed abc123 @everyone")
-    assert rc == 0, result
+    result = run(content="Deployed abc123 @everyone")
     (message,) = server.messages(webhook_id)
     assert result == {
         "changed": True,
@@ -86,8 +46,7 @@ def test_embeds_username_and_mentions_are_sent_as_given(run, server, hook):
             "footer": {"text": 2026},
         }
     ]
-    rc, result = run(embeds=embeds, username="sage-infra", allowed_mentions={"roles": ["42"]}, avatar_url="https://x")
-    assert rc == 0, result
+    run(embeds=embeds, username="sage-infra", allowed_mentions={"roles": ["42"]}, avatar_url="https://x")
     (message,) = server.messages(webhook_id)
     assert message["username"] == "sage-infra"
     assert message["avatar_url"] == "https://x"
@@ -102,8 +61,7 @@ def test_embeds_username_and_mentions_are_sent_as_given(run, server, hook):
 
 def test_without_wait_no_message_id(run, server, hook):
     _url, webhook_id, _token = hook
-    rc, result = run(content="no wait", wait=False)
-    assert rc == 0, result
+    result = run(content="no wait", wait=False)
     assert result == {"changed": True, "webhook_id": webhook_id}
     assert [r.status for r in server.requests] == [204]
     assert server.messages(webhook_id)[0]["content"] == "no wait"
@@ -111,8 +69,7 @@ def test_without_wait_no_message_id(run, server, hook):
 
 def test_check_mode_sends_nothing(run, server):
     embeds = [{"title": "t", "description": "d" * 10, "fields": [{"name": "n", "value": "v"}]}]
-    rc, result = run(check_mode=True, content="hello", embeds=embeds)
-    assert rc == 0, result
+    result = run(check_mode=True, content="hello", embeds=embeds)
     assert result["changed"] is True
     assert result["would_send"] == {"content_length": 5, "embeds": 1, "embed_characters": 13, "username": None}
     assert server.requests == []
@@ -121,8 +78,7 @@ def test_check_mode_sends_nothing(run, server):
 @pytest.mark.parametrize("check_mode", [False, True])
 def test_limits_are_checked_before_sending(run, server, check_mode):
     embeds = [{"title": "t" * 300, "fields": [{"name": "n", "value": "v" * 1025}]}]
-    rc, result = run(check_mode=check_mode, content="c" * 2001, embeds=embeds)
-    assert rc == 1
+    result = run.failure(check_mode=check_mode, content="c" * 2001, embeds=embeds)
     assert result["msg"].startswith("Discord would refuse this message, nothing was sent: ")
     assert result["errors"] == [
         "content is 2001 characters, more than Discord's limit of 2000",
@@ -133,43 +89,37 @@ def test_limits_are_checked_before_sending(run, server, check_mode):
 
 
 def test_content_or_embeds_required(run, server):
-    rc, result = run()
-    assert rc == 1
-    assert "one of the following is required: content, embeds" in result["msg"]
-    rc, result = run(content="   ")
-    assert rc == 1
-    assert "content or embeds is required" in result["msg"]
+    msg = run.fail()
+    assert "one of the following is required: content, embeds" in msg
+    msg = run.fail(content="   ")
+    assert "content or embeds is required" in msg
     assert server.requests == []
 
 
 def test_loopback_url_needs_allow_insecure_url(run, server, hook):
     _url, webhook_id, _token = hook
-    rc, result = run(content="x", allow_insecure_url=False)
-    assert rc == 1
-    assert result["msg"].startswith(f"webhook_url: the webhook URL (webhook {webhook_id}) points to http://127.0.0.1")
+    msg = run.fail(content="x", allow_insecure_url=False)
+    assert msg.startswith(f"webhook_url: the webhook URL (webhook {webhook_id}) points to http://127.0.0.1")
     assert server.requests == []
 
 
-def test_not_a_webhook_url(invoke, server):
+def test_not_a_webhook_url(module_runner, server):
     token = "tok-" + "z" * 60
     url = f"https://example.com/api/webhooks/1/{token}"
-    rc, result, _out = invoke(mod.main, {"webhook_url": url, "content": "x"}, secrets=(url, token))
-    assert rc == 1
-    assert "points to https://example.com, not to https://discord.com" in result["msg"]
+    msg = module_runner(mod.main, secrets=(url, token), webhook_url=url).fail(content="x")
+    assert "points to https://example.com, not to https://discord.com" in msg
 
 
 def test_timeout_must_be_positive(run, server):
-    rc, result = run(content="x", timeout=0)
-    assert rc == 1
-    assert result["msg"] == "timeout must be a positive number of seconds; got 0.0"
+    msg = run.fail(content="x", timeout=0)
+    assert msg == "timeout must be a positive number of seconds; got 0.0"
 
 
 def test_rate_limits_are_honoured(run, server, hook):
     _url, webhook_id, _token = hook
     server.set_rate_limit(burst=1, window=0.2)
     for number in range(3):
-        rc, result = run(content=f"message {number}")
-        assert rc == 0, result
+        run(content=f"message {number}")
     assert [m["content"] for m in server.messages(webhook_id)] == ["message 0", "message 1", "message 2"]
     assert 429 in server.statuses()
 
@@ -177,8 +127,7 @@ def test_rate_limits_are_honoured(run, server, hook):
 def test_server_errors_are_retried(run, server, hook):
     _url, webhook_id, _token = hook
     server.fail_next(2, status=503)
-    rc, result = run(content="eventually")
-    assert rc == 0, result
+    result = run(content="eventually")
     assert server.statuses() == [503, 503, 200]
     assert result["message_id"] == server.messages(webhook_id)[0]["id"]
 
@@ -186,8 +135,7 @@ def test_server_errors_are_retried(run, server, hook):
 def test_gives_up_after_timeout_with_a_redacted_error(run, server, hook):
     _url, webhook_id, _token = hook
     server.fail_next(10_000, status=500)
-    rc, result = run(content="lost", timeout=0.3)
-    assert rc == 1
+    result = run.failure(content="lost", timeout=0.3)
     assert result["msg"].startswith(f"Discord webhook {webhook_id}: message not delivered after ")
     assert "HTTP 500" in result["msg"]
     assert result["status"] == 500
@@ -199,8 +147,7 @@ def test_gives_up_after_timeout_with_a_redacted_error(run, server, hook):
 def test_refused_by_discord(run, server, hook):
     _url, _webhook_id, token = hook
     server.create_webhook(webhook_id="999")  # called with the token of another webhook
-    rc, result = run(content="x", webhook_url=server.url("999").replace(server.token("999"), token))
-    assert rc == 1
+    result = run.failure(content="x", webhook_url=server.url("999").replace(server.token("999"), token))
     assert result["status"] == 401
     assert result["discord_code"] == 50027
     assert result["msg"].endswith("HTTP 401 Invalid Webhook Token (code 50027)")

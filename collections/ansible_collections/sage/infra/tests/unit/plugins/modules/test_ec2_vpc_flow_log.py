@@ -42,17 +42,8 @@ def role_arn():
 
 
 @pytest.fixture
-def run(invoke):
-    """Run the module's main(); return the parsed result (asserting rc 0 unless failed=True)."""
-
-    def _run(check_mode=False, failed=False, **args):
-        module_args = {"region": REGION, "_ansible_check_mode": check_mode, "_ansible_diff": True}
-        rc, result, _out = invoke(ec2_vpc_flow_log.main, {**module_args, **args})
-        assert (rc != 0) is failed, result
-        assert result.get("failed", False) is failed, result
-        return result
-
-    return _run
+def run(module_runner):
+    return module_runner(ec2_vpc_flow_log.main, diff=True, region=REGION)
 
 
 @pytest.fixture
@@ -231,8 +222,7 @@ def test_s3_destination_create_and_rerun(run, aws, vpc_id, calls):
 
 
 def test_unsuccessful_creation_fails_with_the_aws_message(run, aws, vpc_id):
-    result = run(
-        failed=True,
+    result = run.failure(
         resource_id=vpc_id,
         log_destination_type="s3",
         log_destination="arn:aws:s3:::missing-bucket",
@@ -245,29 +235,28 @@ def test_unsuccessful_creation_fails_with_the_aws_message(run, aws, vpc_id):
 
 
 def test_bad_resource_id_prefix_fails(run, calls):
-    result = run(
-        failed=True,
+    msg = run.fail(
         resource_id="igw-0123456789abcdef0",
         log_group_name=LOG_GROUP,
         deliver_logs_permission_arn="arn:aws:iam::123456789012:role/x",
     )
 
-    assert "resource_id" in result["msg"]
-    assert "igw-0123456789abcdef0" in result["msg"]
+    assert "resource_id" in msg
+    assert "igw-0123456789abcdef0" in msg
     assert calls == []
 
 
 def test_missing_log_group_name_fails(run, vpc_id, role_arn, calls):
-    result = run(failed=True, resource_id=vpc_id, deliver_logs_permission_arn=role_arn)
+    msg = run.fail(resource_id=vpc_id, deliver_logs_permission_arn=role_arn)
 
-    assert "log_group_name" in result["msg"]
+    assert "log_group_name" in msg
     assert calls == []
 
 
 def test_missing_role_fails_for_cloudwatch(run, vpc_id, calls):
-    result = run(failed=True, resource_id=vpc_id, log_group_name=LOG_GROUP)
+    msg = run.fail(resource_id=vpc_id, log_group_name=LOG_GROUP)
 
-    assert "deliver_logs_permission_arn" in result["msg"]
+    assert "deliver_logs_permission_arn" in msg
     assert calls == []
 
 
@@ -285,7 +274,7 @@ def test_aws_error_gives_a_clear_message(run, cw_args, vpc_id, monkeypatch):
 
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", denied)
 
-    result = run(failed=True, **cw_args)
+    result = run.failure(**cw_args)
 
     assert result["msg"].startswith(f"Failed to describe flow logs of {vpc_id}")
     assert "not authorized" in result["msg"]
@@ -293,7 +282,7 @@ def test_aws_error_gives_a_clear_message(run, cw_args, vpc_id, monkeypatch):
 
 
 def test_unknown_vpc_fails_with_the_aws_error(run, cw_args):
-    result = run(failed=True, **dict(cw_args, resource_id="vpc-0000000000000000f"))
+    result = run.failure(**dict(cw_args, resource_id="vpc-0000000000000000f"))
 
     assert result["msg"].startswith("Failed to create flow log for vpc-0000000000000000f")
     assert result["error"]["code"] == "InvalidVpcID.NotFound"

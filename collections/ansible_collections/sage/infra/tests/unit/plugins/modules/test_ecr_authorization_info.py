@@ -37,20 +37,6 @@ def aws(monkeypatch, fake_aws_credentials):
 
 
 @pytest.fixture
-def api_params(monkeypatch):
-    """The parameters of every botocore API call, as (operation name, params)."""
-    recorded = []
-    original = botocore.client.BaseClient._make_api_call
-
-    def recording(self, operation_name, params):
-        recorded.append((operation_name, params))
-        return original(self, operation_name, params)
-
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
-    return recorded
-
-
-@pytest.fixture
 def answer(monkeypatch):
     """Make GetAuthorizationToken answer with the given authorizationData list."""
 
@@ -65,33 +51,15 @@ def answer(monkeypatch):
 
 
 @pytest.fixture
-def run(invoke):
-    def _run(check_mode=False, secrets=(), **args):
-        module_args = {"region": REGION, "_ansible_check_mode": check_mode}
-        return invoke(mod.main, {**module_args, **args}, secrets=secrets)
-
-    def _ok(secrets=(), **args):
-        rc, result, out = _run(secrets=secrets, **args)
-        assert rc == 0, result
-        assert result["changed"] is False
-        _ok.out = out
-        return result
-
-    def _fail(secrets=(), **args):
-        rc, result, _out = _run(secrets=secrets, **args)
-        assert rc == 1, result
-        assert result["failed"] is True
-        return result
-
-    _ok.fail = _fail
-    return _ok
+def run(module_runner):
+    return module_runner(mod.main, expect={"changed": False}, region=REGION)
 
 
-def test_login_of_the_callers_registry_with_one_call(run, api_params):
+def test_login_of_the_callers_registry_with_one_call(run, requests):
     # the token and its decoded text never appear; the password does, unmasked, as the result needs it
     secrets = (token(f"AWS:{moto_password()}"), f"AWS:{moto_password()}")
     result = run(secrets=secrets)
-    assert api_params == [("GetAuthorizationToken", {})]
+    assert requests == [("GetAuthorizationToken", {})]
     assert result == {
         "changed": False,
         "registry": f"{DEFAULT_ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com",
@@ -102,17 +70,17 @@ def test_login_of_the_callers_registry_with_one_call(run, api_params):
     assert MASK not in run.out
 
 
-def test_registry_id_is_passed(run, api_params):
+def test_registry_id_is_passed(run, requests):
     result = run(registry_id=OTHER_ACCOUNT)
-    assert api_params == [("GetAuthorizationToken", {"registryIds": [OTHER_ACCOUNT]})]
+    assert requests == [("GetAuthorizationToken", {"registryIds": [OTHER_ACCOUNT]})]
     assert result["registry"] == f"{OTHER_ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
     assert result["username"] == "AWS"
     assert result["password"] == moto_password(OTHER_ACCOUNT)
 
 
-def test_check_mode_returns_the_same(run, api_params):
+def test_check_mode_returns_the_same(run, requests):
     result = run(check_mode=True)
-    assert [name for name, _params in api_params] == ["GetAuthorizationToken"]
+    assert [name for name, _params in requests] == ["GetAuthorizationToken"]
     assert result["registry"] == f"{DEFAULT_ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com"
     assert result["password"] == moto_password()
 
@@ -153,7 +121,7 @@ def test_access_denied_fails_clearly(run, monkeypatch):
         raise ClientError(error, operation_name)
 
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", denied)
-    result = run.fail()
+    result = run.failure()
     assert result["msg"].startswith("Failed to get an ECR authorization token: ")
     assert "AccessDeniedException" in result["msg"]
     assert result["error"]["code"] == "AccessDeniedException"
@@ -164,19 +132,19 @@ def test_connection_error_fails_clearly(run, monkeypatch):
         raise EndpointConnectionError(endpoint_url="https://api.ecr.us-west-2.amazonaws.com/")
 
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", unreachable)
-    msg = run.fail()["msg"]
+    msg = run.fail()
     assert msg.startswith("Failed to get an ECR authorization token: ")
     assert "Could not connect" in msg
 
 
 def test_no_authorization_data_fails_clearly(run, answer):
     answer()
-    assert run.fail()["msg"] == "Failed to get an ECR authorization token: the response has no authorization data"
+    assert run.fail() == "Failed to get an ECR authorization token: the response has no authorization data"
 
 
 def test_missing_token_fails_clearly(run, answer):
     answer({"proxyEndpoint": "https://123456789012.dkr.ecr.us-west-2.amazonaws.com"})
-    assert run.fail()["msg"] == "Failed to get an ECR authorization token: the response has no token"
+    assert run.fail() == "Failed to get an ECR authorization token: the response has no token"
 
 
 @pytest.mark.parametrize(
@@ -191,14 +159,14 @@ def test_missing_token_fails_clearly(run, answer):
 )
 def test_malformed_token_fails_without_showing_it(run, answer, bad_token, reason):
     answer({"authorizationToken": bad_token, "proxyEndpoint": "https://123456789012.dkr.ecr.us-west-2.amazonaws.com"})
-    result = run.fail(secrets=(bad_token, "s3cr3t-password", "AWS-only-a-user-name"))
-    assert result["msg"] == f"Failed to get an ECR authorization token: {reason}"
+    msg = run.fail(secrets=(bad_token, "s3cr3t-password", "AWS-only-a-user-name"))
+    assert msg == f"Failed to get an ECR authorization token: {reason}"
 
 
 def test_missing_endpoint_fails_clearly(run, answer):
     answer({"authorizationToken": token("AWS:s3cr3t-password")})
-    result = run.fail(secrets=(token("AWS:s3cr3t-password"), "s3cr3t-password"))
-    assert result["msg"] == "Failed to get an ECR authorization token: the response has no registry endpoint"
+    msg = run.fail(secrets=(token("AWS:s3cr3t-password"), "s3cr3t-password"))
+    assert msg == "Failed to get an ECR authorization token: the response has no registry endpoint"
 
 
 def test_password_is_masked_in_failures_once_known(run, monkeypatch):
@@ -208,5 +176,5 @@ def test_password_is_masked_in_failures_once_known(run, monkeypatch):
         module.fail_json(msg=f"cannot log in to {endpoint} with {moto_password()}")
 
     monkeypatch.setattr(mod, "registry_host", leaky)
-    result = run.fail(secrets=(moto_password(),))
-    assert result["msg"] == f"cannot log in to https://{DEFAULT_ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com with {MASK}"
+    msg = run.fail(secrets=(moto_password(),))
+    assert msg == f"cannot log in to https://{DEFAULT_ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com with {MASK}"

@@ -52,25 +52,8 @@ def push(client, tag, seed="a"):
 
 
 @pytest.fixture
-def run(invoke):
-    def _run(check_mode=False, **args):
-        module_args = {"repository_name": REPO, "region": REGION, "_ansible_check_mode": check_mode}
-        return invoke(mod.main, {**module_args, **args})
-
-    def _ok(**args):
-        rc, result, _out = _run(**args)
-        assert rc == 0, result
-        assert result["changed"] is False
-        return result
-
-    def _fail(**args):
-        rc, result, _out = _run(**args)
-        assert rc == 1, result
-        assert result["failed"] is True
-        return result
-
-    _ok.fail = _fail
-    return _ok
+def run(module_runner):
+    return module_runner(mod.main, expect={"changed": False}, repository_name=REPO, region=REGION)
 
 
 def test_missing_message():
@@ -118,7 +101,7 @@ def test_same_image_by_tags_and_digest_is_listed_once(run, aws):
 
 def test_missing_tag_fails_clearly(run, aws, calls):
     push(aws, "abc123")
-    result = run.fail(image_tags=["abc123", "def456"])
+    result = run.failure(image_tags=["abc123", "def456"])
     assert result["msg"] == f"image tag 'def456' not found in ECR repository '{REPO}'"
     assert result["missing"] == ["def456"]
     assert len(result["images"]) == 1
@@ -127,7 +110,7 @@ def test_missing_tag_fails_clearly(run, aws, calls):
 
 def test_missing_tags_and_digest_fail_clearly(run, aws):
     digest = "sha256:" + "0" * 64
-    result = run.fail(image_tags=["a", "b"], image_digests=[digest])
+    result = run.failure(image_tags=["a", "b"], image_digests=[digest])
     assert result["msg"] == f"image tags 'a', 'b' and image digest '{digest}' not found in ECR repository '{REPO}'"
     assert result["missing"] == ["a", "b", digest]
 
@@ -140,12 +123,12 @@ def test_missing_without_failing(run, aws):
 
 
 def test_missing_repository(run, calls):
-    result = run.fail(repository_name="nope", image_tags=["abc123"])
-    assert result["msg"] == "ECR repository 'nope' not found"
+    msg = run.fail(repository_name="nope", image_tags=["abc123"])
+    assert msg == "ECR repository 'nope' not found"
     assert calls == ["DescribeRepositories"]
 
-    result = run.fail(repository_name=REPO, registry_id="999999999999", image_tags=["abc123"])
-    assert result["msg"] == f"ECR repository '{REPO}' not found in registry 999999999999"
+    msg = run.fail(repository_name=REPO, registry_id="999999999999", image_tags=["abc123"])
+    assert msg == f"ECR repository '{REPO}' not found in registry 999999999999"
 
     result = run(repository_name="nope", image_tags=["abc123"], image_digests=["sha256:1"], fail_on_missing=False)
     assert result == {"changed": False, "images": [], "missing": ["abc123", "sha256:1"], "repository_uri": None}
@@ -159,9 +142,9 @@ def test_registry_id_and_check_mode(run, aws, calls):
 
 
 def test_tags_or_digests_required(run, calls):
-    result = run.fail()
-    assert "image_tags" in result["msg"]
-    assert "image_digests" in result["msg"]
+    msg = run.fail()
+    assert "image_tags" in msg
+    assert "image_digests" in msg
     assert calls == []
 
 
@@ -171,7 +154,7 @@ def test_access_denied_fails_clearly(run, monkeypatch):
         raise ClientError(error, operation_name)
 
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", denied)
-    msg = run.fail(image_tags=["abc123"])["msg"]
+    msg = run.fail(image_tags=["abc123"])
     assert msg.startswith(f"Failed to describe ECR repository '{REPO}': ")
     assert "AccessDeniedException" in msg
 
@@ -185,5 +168,5 @@ def test_describe_images_error_fails_clearly(run, monkeypatch):
         return original(self, operation_name, api_params)
 
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", denied_images)
-    msg = run.fail(image_tags=["abc123"])["msg"]
+    msg = run.fail(image_tags=["abc123"])
     assert msg.startswith(f"Failed to describe image {{'imageTag': 'abc123'}} in ECR repository '{REPO}': ")

@@ -129,67 +129,23 @@ def aws(monkeypatch, fake_aws_credentials):
         yield Env(ecs)
 
 
-@pytest.fixture
-def requests(monkeypatch):
-    """Record (operation name, parameters) of every botocore API call."""
-    recorded = []
-    original = botocore.client.BaseClient._make_api_call
-
-    def recording(self, operation_name, api_params):
-        recorded.append((operation_name, api_params))
-        return original(self, operation_name, api_params)
-
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
-    return recorded
-
-
 def mutating(requests):
     return [(name, params) for name, params in requests if name in MUTATING]
 
 
 @pytest.fixture
-def run(invoke):
-    """Run the module's main(); return the parsed result (asserting rc 0 unless failed=True)."""
-
-    def _run(check_mode=False, diff=True, failed=False, **args):
-        module_args = {
-            "cluster": CLUSTER,
-            "name": NAME,
-            "region": REGION,
-            "_ansible_check_mode": check_mode,
-            "_ansible_diff": diff,
-        }
-        rc, result, _out = invoke(ecs_service.main, {**module_args, **args})
-        assert (rc != 0) is failed, result
-        assert result.get("failed", False) is failed, result
-        return result
-
-    return _run
-
-
-class FakeTime:
-    """A clock shared by the module (its waits) and the shim (its rollouts): sleeping costs nothing."""
-
-    def __init__(self):
-        self.now = 1000.0
-        self.sleeps = []
-
-    def monotonic(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.sleeps.append(seconds)
-        self.now += seconds
+def run(module_runner):
+    return module_runner(ecs_service.main, diff=True, cluster=CLUSTER, name=NAME, region=REGION)
 
 
 @pytest.fixture
-def clock(monkeypatch):
-    fake = FakeTime()
-    monkeypatch.setattr(ecs_service, "time", fake)
-    monkeypatch.setattr(moto_ecs, "_now", fake.monotonic)
+def clock(monkeypatch, fake_time):
+    """A clock shared by the module (its waits) and the shim (its rollouts): sleeping costs nothing."""
+    monkeypatch.setattr(ecs_service, "time", fake_time)
+    monkeypatch.setattr(moto_ecs, "_now", fake_time.monotonic)
     monkeypatch.setattr(ecs_service, "POLL_DELAY", 5)  # the module's own delays
     monkeypatch.setitem(moto_ecs.ROLLOUT, "seconds", 6)
-    return fake
+    return fake_time
 
 
 @pytest.fixture
@@ -325,7 +281,7 @@ def test_failing_image_is_rolled_back_by_ecs(run, aws, create, requests, clock):
 
     # The default: the task fails and says what failed, why, and what the service runs now.
     requests.clear()
-    result = run(**dict(args, task_definition=bad), failed=True)
+    result = run.failure(**dict(args, task_definition=bad))
     assert [name for name, _params in mutating(requests)] == ["UpdateService"]
     msg = result["msg"]
     assert msg.startswith(f"Task definition {bad} failed to roll out to service {NAME} (deployment ecs-svc/")
@@ -364,7 +320,7 @@ def test_rollback_completed_before_the_first_poll(run, aws, create, clock, monke
 def test_circuit_breaker_without_rollback_stays_failed(run, aws, create, requests):
     _good, args = create(deployment={"circuit_breaker": {"enable": True}})
     bad = aws.register(BAD)
-    result = run(**dict(args, task_definition=bad, deployment={"circuit_breaker": {"enable": True}}), failed=True)
+    result = run.failure(**dict(args, task_definition=bad, deployment={"circuit_breaker": {"enable": True}}))
     assert result["rollout"]["state"] == "FAILED"
     assert result["rollout"]["rolled_back_by_ecs"] is False
     assert result["task_definition"] == bad
@@ -373,7 +329,7 @@ def test_circuit_breaker_without_rollback_stays_failed(run, aws, create, request
     # Nothing to change, but the service's deployment has failed: the task still fails, without waiting.
     requests.clear()
     args = dict(args, task_definition=bad, deployment={"circuit_breaker": {"enable": True}})
-    result = run(**args, failed=True)
+    result = run.failure(**args)
     assert result["changed"] is False
     assert "failed to roll out" in result["msg"]
     assert [name for name, _params in requests] == ["DescribeServices"]
@@ -400,7 +356,7 @@ def test_failing_image_without_circuit_breaker_times_out(run, aws, create, clock
 
     # Still stuck: the deployment is waited for again, and the task fails.
     clock.sleeps.clear()
-    result = run(**dict(args, task_definition=bad, wait_timeout=1), failed=True)
+    result = run.failure(**dict(args, task_definition=bad, wait_timeout=1))
     assert clock.sleeps == [1]
     assert result["changed"] is False
     msg = result["msg"]
@@ -413,7 +369,7 @@ def test_failing_image_without_circuit_breaker_times_out(run, aws, create, clock
 def test_absent_waits_until_inactive(run, aws, create, clock):
     create()
     clock.sleeps.clear()
-    assert run(state="absent", wait_timeout=3, failed=True)["msg"] == (
+    assert run.fail(state="absent", wait_timeout=3) == (
         f"Timed out after 3 seconds waiting for service {NAME} to be deleted (status: DRAINING)"
     )
     assert clock.sleeps == [1, 2]
@@ -629,8 +585,8 @@ def test_capacity_provider_strategy_replaces_the_launch_type(run, aws, create, r
     assert [name for name, _params in requests] == ["DescribeServices"]
 
     requests.clear()
-    result = run(**args, launch_type="FARGATE", failed=True)
-    assert result["msg"].startswith("launch_type FARGATE cannot replace the capacity provider strategy")
+    msg = run.fail(**args, launch_type="FARGATE")
+    assert msg.startswith("launch_type FARGATE cannot replace the capacity provider strategy")
     assert mutating(requests) == []
 
 
@@ -638,8 +594,8 @@ def test_launch_type_cannot_change_in_place(run, aws, requests):
     arn = aws.register()
     run(task_definition=arn, desired_count=1, launch_type="EC2")
     requests.clear()
-    result = run(task_definition=arn, desired_count=1, launch_type="FARGATE", failed=True)
-    assert result["msg"].startswith("launch_type cannot be changed from EC2 to FARGATE on existing service")
+    msg = run.fail(task_definition=arn, desired_count=1, launch_type="FARGATE")
+    assert msg.startswith("launch_type cannot be changed from EC2 to FARGATE on existing service")
     assert mutating(requests) == []
 
 
@@ -796,8 +752,8 @@ def test_absent_deregisters_the_scalable_target_before_waiting(run, aws, create,
     """A wait that times out leaves no scalable target behind; the next run only waits."""
     create()
     aws.register_scalable_target()
-    result = run(state="absent", wait_timeout=3, failed=True)
-    assert result["msg"].startswith(f"Timed out after 3 seconds waiting for service {NAME}")
+    msg = run.fail(state="absent", wait_timeout=3)
+    assert msg.startswith(f"Timed out after 3 seconds waiting for service {NAME}")
     assert aws.scalable_targets() == []
     result = run(state="absent")
     assert result["changed"] is False
@@ -824,9 +780,9 @@ def test_absent_scalable_target_errors_name_the_service(run, aws, create, monkey
         return original(self, operation_name, api_params)
 
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", denied)
-    result = run(state="absent", failed=True)
-    assert result["msg"].startswith(f"Failed to {failure} service {NAME} in cluster {CLUSTER}")
-    assert "not allowed" in result["msg"]
+    msg = run.fail(state="absent")
+    assert msg.startswith(f"Failed to {failure} service {NAME} in cluster {CLUSTER}")
+    assert "not allowed" in msg
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", original)
     assert len(aws.scalable_targets()) == 1
 
@@ -835,9 +791,9 @@ def test_recreate_a_draining_service(run, aws, create, clock):
     _arn, args = create()
     assert run(state="absent", wait=False)["changed"] is True
     assert aws.describe()["status"] == "DRAINING"
-    result = run(**args, wait=False, failed=True)
-    assert "is DRAINING" in result["msg"]
-    assert "set wait=true" in result["msg"]
+    msg = run.fail(**args, wait=False)
+    assert "is DRAINING" in msg
+    assert "set wait=true" in msg
     assert run(state="absent", wait=False)["changed"] is False
 
     result = run(**args)
@@ -848,21 +804,21 @@ def test_recreate_a_draining_service(run, aws, create, clock):
 
 
 def test_missing_and_inactive_task_definitions_fail_clearly(run, aws, requests):
-    result = run(desired_count=1, failed=True)
-    assert result["msg"] == f"task_definition is required to create service {NAME}"
-    result = run(task_definition=FAMILY, failed=True)
-    assert result["msg"] == f"desired_count is required to create service {NAME}"
+    msg = run.fail(desired_count=1)
+    assert msg == f"task_definition is required to create service {NAME}"
+    msg = run.fail(task_definition=FAMILY)
+    assert msg == f"desired_count is required to create service {NAME}"
 
-    result = run(task_definition="nope:1", desired_count=1, failed=True)
-    assert result["msg"].startswith("Failed to find task_definition nope:1")
+    msg = run.fail(task_definition="nope:1", desired_count=1)
+    assert msg.startswith("Failed to find task_definition nope:1")
     arn = aws.register()
     aws.ecs.deregister_task_definition(taskDefinition=arn)
     requests.clear()
-    result = run(task_definition=arn, desired_count=1, failed=True)
-    assert f"task_definition {arn} ({arn}) is INACTIVE" in result["msg"]
+    msg = run.fail(task_definition=arn, desired_count=1)
+    assert f"task_definition {arn} ({arn}) is INACTIVE" in msg
     assert mutating(requests) == []
-    result = run(task_definition="sage-web", desired_count=1, failed=True)
-    assert result["msg"].startswith("Failed to find task_definition sage-web")
+    msg = run.fail(task_definition="sage-web", desired_count=1)
+    assert msg.startswith("Failed to find task_definition sage-web")
 
 
 def test_family_resolves_to_the_latest_active_revision(run, aws):
@@ -874,8 +830,8 @@ def test_family_resolves_to_the_latest_active_revision(run, aws):
 
 
 def test_present_in_a_missing_cluster_fails(run):
-    result = run(cluster="no-such-cluster", task_definition=FAMILY, desired_count=1, failed=True)
-    assert result["msg"].startswith(f"Cluster no-such-cluster of service {NAME} does not exist")
+    msg = run.fail(cluster="no-such-cluster", task_definition=FAMILY, desired_count=1)
+    assert msg.startswith(f"Cluster no-such-cluster of service {NAME} does not exist")
 
 
 @pytest.mark.parametrize(
@@ -929,9 +885,9 @@ def test_present_in_a_missing_cluster_fails(run):
     ],
 )
 def test_validation_fails_before_any_call(run, calls, args, named):
-    result = run(**{"task_definition": FAMILY, "desired_count": 1, **args}, failed=True)
+    msg = run.fail(**{"task_definition": FAMILY, "desired_count": 1, **args})
     for option in named:
-        assert option in result["msg"]
+        assert option in msg
     assert calls == []
 
 

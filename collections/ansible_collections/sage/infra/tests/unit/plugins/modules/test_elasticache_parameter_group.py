@@ -19,11 +19,7 @@ MUTATING = ("Create", "Modify", "Delete", "AddTags", "RemoveTags")
 
 
 @pytest.fixture
-def stub(monkeypatch):
-    for var in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+def stub(monkeypatch, fake_aws_credentials):
     client = botocore.session.get_session().create_client("elasticache", region_name=REGION)
     monkeypatch.setattr(aws_modules, "boto3_conn", lambda *args, **kwargs: client)
     with Stubber(client) as stubber:
@@ -32,27 +28,8 @@ def stub(monkeypatch):
 
 
 @pytest.fixture
-def run(invoke):
-    """Run the module's main() and return its parsed JSON result; _run.raw also returns the exit code."""
-
-    def _raw(check_mode=False, diff=False, **args):
-        module_args = {"name": NAME, "region": REGION, "_ansible_check_mode": check_mode, "_ansible_diff": diff}
-        rc, result, _out = invoke(elasticache_parameter_group.main, {**module_args, **args})
-        return rc, result
-
-    def _ok(**args):
-        rc, result = _raw(**args)
-        assert rc == 0, result
-        return result
-
-    def _fail(**args):
-        rc, result = _raw(**args)
-        assert rc == 1, result
-        assert result["failed"] is True
-        return result
-
-    _ok.raw, _ok.fail = _raw, _fail
-    return _ok
+def run(module_runner):
+    return module_runner(elasticache_parameter_group.main, name=NAME, region=REGION)
 
 
 def group(family="valkey8", description="Managed by Ansible"):
@@ -228,27 +205,27 @@ def test_immediate_change_needs_no_reboot(run, stub):
 def test_unknown_parameter_fails_naming_it(run, stub, calls):
     expect_describe_group(stub)
     expect_describe_parameters(stub, CURRENT)
-    result = run.fail(family="valkey8", parameters={"maxmemory-policy": "allkeys-lru", "no-such-param": "1"})
-    assert "no-such-param" in result["msg"]
-    assert "valkey8" in result["msg"]
+    msg = run.fail(family="valkey8", parameters={"maxmemory-policy": "allkeys-lru", "no-such-param": "1"})
+    assert "no-such-param" in msg
+    assert "valkey8" in msg
     assert not [c for c in calls if c.startswith(MUTATING)]
 
 
 def test_non_modifiable_parameter_fails_naming_it(run, stub, calls):
     expect_describe_group(stub)
     expect_describe_parameters(stub, CURRENT)
-    result = run.fail(family="valkey8", parameters={"lua-time-limit": "1000"})
-    assert "lua-time-limit" in result["msg"]
-    assert "not modifiable" in result["msg"]
+    msg = run.fail(family="valkey8", parameters={"lua-time-limit": "1000"})
+    assert "lua-time-limit" in msg
+    assert "not modifiable" in msg
     assert not [c for c in calls if c.startswith(MUTATING)]
 
 
 def test_family_change_fails(run, stub, calls):
     expect_describe_group(stub, family="redis7")
-    result = run.fail(family="valkey8", parameters={"timeout": "0"})
-    assert "redis7" in result["msg"]
-    assert "valkey8" in result["msg"]
-    assert "delete the group and create it again" in result["msg"]
+    msg = run.fail(family="valkey8", parameters={"timeout": "0"})
+    assert "redis7" in msg
+    assert "valkey8" in msg
+    assert "delete the group and create it again" in msg
     assert calls == ["DescribeCacheParameterGroups"]
 
 
@@ -317,9 +294,9 @@ def test_absent_group_in_use_fails_clearly(run, stub):
         service_message="Parameter group is in use.",
         http_status_code=400,
     )
-    result = run.fail(state="absent")
-    assert "still used by a cluster or replication group" in result["msg"]
-    assert NAME in result["msg"]
+    msg = run.fail(state="absent")
+    assert "still used by a cluster or replication group" in msg
+    assert NAME in msg
 
 
 def test_access_denied_gives_clear_message(run, stub):
@@ -329,7 +306,7 @@ def test_access_denied_gives_clear_message(run, stub):
         service_message="User is not authorized to perform: elasticache:DescribeCacheParameterGroups",
         http_status_code=403,
     )
-    result = run.fail(family="valkey8")
+    result = run.failure(family="valkey8")
     assert result["msg"].startswith(f"Failed to describe ElastiCache parameter group {NAME}")
     assert "AccessDenied" in result["msg"]
     assert result["error"]["code"] == "AccessDenied"
@@ -337,9 +314,9 @@ def test_access_denied_gives_clear_message(run, stub):
 
 @pytest.mark.parametrize("family", ["valkey-8", "redis", "mysql8.0", "valkey8.x.y"])
 def test_bad_family_fails_before_any_call(run, stub, calls, family):
-    result = run.fail(family=family)
-    assert "family" in result["msg"]
-    assert family in result["msg"]
+    msg = run.fail(family=family)
+    assert "family" in msg
+    assert family in msg
     assert calls == []
 
 
@@ -351,6 +328,6 @@ def test_good_families_accepted(run, stub, calls, family):
 
 
 def test_boolean_value_fails_before_any_call(run, stub, calls):
-    result = run.fail(family="valkey8", parameters={"activerehashing": True})
-    assert "activerehashing" in result["msg"]
+    msg = run.fail(family="valkey8", parameters={"activerehashing": True})
+    assert "activerehashing" in msg
     assert calls == []

@@ -47,58 +47,15 @@ def aws(monkeypatch, fake_aws_credentials):
 
 
 @pytest.fixture
-def requests(monkeypatch):
-    """Record (operation name, parameters) of every botocore API call."""
-    recorded = []
-    original = botocore.client.BaseClient._make_api_call
-
-    def recording(self, operation_name, api_params):
-        recorded.append((operation_name, api_params))
-        return original(self, operation_name, api_params)
-
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
-    return recorded
+def run(module_runner):
+    secrets = (TOKEN, OTHER_TOKEN, "shortToken1")
+    return module_runner(elasticache_valkey.main, diff=True, secrets=secrets, replication_group_id=GROUP, region=REGION)
 
 
 @pytest.fixture
-def run(invoke):
-    """Run the module's main(); return the parsed result (asserting rc 0 unless failed=True)."""
-
-    def _run(check_mode=False, diff=True, failed=False, **args):
-        module_args = {
-            "replication_group_id": GROUP,
-            "region": REGION,
-            "_ansible_check_mode": check_mode,
-            "_ansible_diff": diff,
-        }
-        rc, result, _out = invoke(
-            elasticache_valkey.main, {**module_args, **args}, secrets=(TOKEN, OTHER_TOKEN, "shortToken1")
-        )
-        assert (rc != 0) is failed, result
-        assert result.get("failed", False) is failed, result
-        return result
-
-    return _run
-
-
-class FakeTime:
-    def __init__(self):
-        self.now = 0.0
-        self.sleeps = []
-
-    def monotonic(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    fake = FakeTime()
-    monkeypatch.setattr(elasticache_valkey, "time", fake)
-    return fake
+def clock(monkeypatch, fake_time):
+    monkeypatch.setattr(elasticache_valkey, "time", fake_time)
+    return fake_time
 
 
 class Plan:
@@ -345,9 +302,9 @@ def test_modify_node_type_engine_and_groups(run, requests):
     assert result["replication_group"]["security_group_ids"] == ["sg-1", "sg-2"]
     assert run(**args)["changed"] is False
 
-    result = run(engine_version="7.2", failed=True)
-    assert "engine_version" in result["msg"]
-    assert "downgrade" in result["msg"]
+    msg = run.fail(engine_version="7.2")
+    assert "engine_version" in msg
+    assert "downgrade" in msg
 
 
 def test_check_mode_makes_no_change(run, aws, calls):
@@ -429,8 +386,8 @@ def test_auth_token_never_shown_and_rotated_only_with_strategy(run, requests):
                 }
             ]
 
-    result = run(auth_token=TOKEN, auth_token_update_strategy="SET", transit_encryption=False, failed=True, **args)
-    assert "transit_encryption" in result["msg"]
+    msg = run.fail(auth_token=TOKEN, auth_token_update_strategy="SET", transit_encryption=False, **args)
+    assert "transit_encryption" in msg
 
 
 def test_auth_token_warns_when_group_has_none(run):
@@ -468,17 +425,17 @@ def test_enabling_transit_encryption_takes_two_steps(run, requests):
 def test_immutable_change_fails_without_changing(run, aws, calls, args, option):
     run()
     calls.clear()
-    result = run(**args, failed=True)
-    assert result["msg"].startswith(f"{option} cannot be changed on existing replication group {GROUP}")
-    assert "create a new group and migrate" in result["msg"]
+    msg = run.fail(**args)
+    assert msg.startswith(f"{option} cannot be changed on existing replication group {GROUP}")
+    assert "create a new group and migrate" in msg
     assert calls == ["DescribeReplicationGroups", "DescribeCacheClusters"]
 
 
 def test_present_while_being_deleted_without_wait_fails(run, aws):
     run()
     elasticache_backends["123456789012"][REGION].replication_groups[GROUP].status = "deleting"
-    result = run(wait=False, failed=True)
-    assert "is being deleted" in result["msg"]
+    msg = run.fail(wait=False)
+    assert "is being deleted" in msg
     assert run(state="absent", wait=False)["changed"] is False
 
 
@@ -518,9 +475,9 @@ def test_present_while_being_deleted_without_wait_fails(run, aws):
     ],
 )
 def test_validation_fails_before_any_call(run, calls, args, named):
-    result = run(**args, failed=True)
+    msg = run.fail(**args)
     for option in named:
-        assert option in result["msg"]
+        assert option in msg
     assert calls == []
 
 
@@ -641,9 +598,9 @@ def test_wait_timeout_gives_clear_message(run, stub, clock):
     stub.add("create_replication_group", {"ReplicationGroup": stub_group("creating")["ReplicationGroups"][0]})
     for _attempt in range(4):
         stub.add("describe_replication_groups", stub_group("creating"))
-    result = run(wait_timeout=40, failed=True)
+    msg = run.fail(wait_timeout=40)
     stub.done()
-    assert result["msg"] == (
+    assert msg == (
         f"Timed out after 40 seconds waiting for replication group {GROUP} to become available (status: creating)"
     )
     assert clock.sleeps == [15, 15, 10]
@@ -664,7 +621,7 @@ def test_delete_waits_until_gone(run, stub, calls, clock):
 def test_aws_error_fails_clearly(run, stub, code):
     stub.add("describe_replication_groups", error="ReplicationGroupNotFoundFault")
     stub.add("create_replication_group", error=code)
-    result = run(auth_token=TOKEN, failed=True)
+    result = run.failure(auth_token=TOKEN)
     stub.done()
     assert result["msg"].startswith(f"Failed to create replication group {GROUP}: ")
     assert code in result["msg"]
@@ -673,12 +630,12 @@ def test_aws_error_fails_clearly(run, stub, code):
 
 def test_describe_error_fails_clearly(run, stub):
     stub.add("describe_replication_groups", error="AccessDenied")
-    result = run(failed=True)
-    assert result["msg"].startswith(f"Failed to describe replication group {GROUP}: ")
+    msg = run.fail()
+    assert msg.startswith(f"Failed to describe replication group {GROUP}: ")
 
 
 def test_other_engine_is_refused(run, stub, calls):
     stub.add("describe_replication_groups", stub_group(Engine="redis"))
-    result = run(failed=True)
-    assert "redis" in result["msg"]
+    msg = run.fail()
+    assert "redis" in msg
     assert calls == ["DescribeReplicationGroups"]

@@ -23,20 +23,8 @@ def aws(monkeypatch, fake_aws_credentials):
 
 
 @pytest.fixture
-def run(invoke):
-    """Run the module's main() and return (rc, parsed JSON result, raw stdout)."""
-
-    def _run(check_mode=False, diff=False, **args):
-        module_args = {"name": NAME, "region": REGION, "_ansible_check_mode": check_mode, "_ansible_diff": diff}
-        return invoke(secretsmanager_secret.main, {**module_args, **args}, secrets=(VALUE, OTHER_VALUE))
-
-    def _ok(**args):
-        rc, result, _out = _run(**args)
-        assert rc == 0, result
-        return result
-
-    _ok.raw = _run
-    return _ok
+def run(module_runner):
+    return module_runner(secretsmanager_secret.main, secrets=(VALUE, OTHER_VALUE), name=NAME, region=REGION)
 
 
 def current_value(client, name=NAME):
@@ -248,10 +236,7 @@ def test_absent_missing_secret_is_unchanged(run, calls):
 
 @pytest.mark.parametrize("days", [3, 31, -1])
 def test_invalid_recovery_window_fails(run, calls, days):
-    rc, result, _out = run.raw(state="absent", recovery_window_days=days)
-    assert rc == 1
-    assert result["failed"] is True
-    assert "recovery_window_days" in result["msg"]
+    assert "recovery_window_days" in run.fail(state="absent", recovery_window_days=days)
     assert calls == []
 
 
@@ -290,9 +275,7 @@ def test_describe_access_denied_fails_clearly(run, monkeypatch):
         raise ClientError(error, operation_name)
 
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", denied)
-    rc, result, _out = run.raw(value=VALUE)
-    assert rc == 1
-    assert result["failed"] is True
+    result = run.failure(value=VALUE)
     assert result["msg"].startswith(f"Failed to describe secret {NAME}: ")
     assert "AccessDeniedException" in result["msg"]
     assert result["error"]["code"] == "AccessDeniedException"
