@@ -261,6 +261,33 @@ def patch_moto_gaps() -> None:
 
     FakeLoadBalancer.__init__ = init_with_alb_defaults
 
+    # AWS keeps a function's DeadLetterConfig and returns it in GetFunction; moto drops it, so
+    # amazon.aws.lambda updated the function on every run.
+    from moto.awslambda.models import LambdaFunction
+
+    original_function_init = LambdaFunction.__init__
+    original_configuration = LambdaFunction.get_configuration
+    original_update = LambdaFunction.update_configuration
+
+    def init_with_dead_letter(self, account_id, spec, *args, **kwargs):
+        original_function_init(self, account_id, spec, *args, **kwargs)
+        self.dead_letter_target = (spec.get("DeadLetterConfig") or {}).get("TargetArn", "")
+
+    def configuration_with_dead_letter(self, *args, **kwargs):
+        config = original_configuration(self, *args, **kwargs)
+        if getattr(self, "dead_letter_target", ""):
+            config["DeadLetterConfig"] = {"TargetArn": self.dead_letter_target}
+        return config
+
+    def update_with_dead_letter(self, config_updates):
+        if "DeadLetterConfig" in config_updates:
+            self.dead_letter_target = config_updates["DeadLetterConfig"].get("TargetArn", "")
+        return original_update(self, config_updates)
+
+    LambdaFunction.__init__ = init_with_dead_letter
+    LambdaFunction.get_configuration = configuration_with_dead_letter
+    LambdaFunction.update_configuration = update_with_dead_letter
+
 
 def serve(host: str, port: int) -> None:
     from moto.moto_server.werkzeug_app import (

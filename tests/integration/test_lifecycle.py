@@ -133,5 +133,13 @@ def test_removal_leaves_nothing_and_is_idempotent(empty, aws):
         if g["CacheSubnetGroupName"].startswith("sage")
     ] == []
 
+    cloudwatch = aws("cloudwatch")
+    assert [a for a in cloudwatch.describe_alarms()["MetricAlarms"] if a["AlarmName"].startswith("sage-")] == []
+    assert cloudwatch.list_dashboards()["DashboardEntries"] == []
+    assert aws("sns").list_topics()["Topics"] == []
+    assert aws("lambda").list_functions()["Functions"] == []
+    assert aws("sqs").list_queues().get("QueueUrls", []) == []
+    assert aws("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/sage")["logGroups"] == []
+
     second = run_playbook("playbooks/teardown.yml", empty.endpoint, extra_vars=unprotected).assert_ok()
     assert second.changed == 0, second.output

@@ -13,8 +13,8 @@ from tests.harness.playbook import ROOT, run_playbook
 
 VALUES = {
     "vault_anthropic_api_key": "sk-ant-test-7f3a9c1e5b2d4f6a8c0e",
-    "vault_discord_webhook_errors": "https://discord.test/api/webhooks/111/errors-token-Zq8w",
-    "vault_discord_webhook_performance": "https://discord.test/api/webhooks/222/perf-token-Xy7v",
+    "vault_discord_webhook_errors": "https://discord.com/api/webhooks/111/errors-token-Zq8w",
+    "vault_discord_webhook_performance": "https://discord.com/api/webhooks/222/perf-token-Xy7v",
 }
 NEW_VALUES = {key: value + "-rotated" for key, value in VALUES.items()}
 
@@ -107,7 +107,7 @@ def test_existing_values_are_kept_unless_overwrite_is_asked(fresh, aws, tmp_path
 
 
 def test_a_value_given_later_fills_an_empty_secret(fresh, aws):
-    business = "https://discord.test/api/webhooks/333/biz-token-Wq1"
+    business = "https://discord.com/api/webhooks/333/biz-token-Wq1"
     run = run_playbook(
         "site.yml",
         fresh.endpoint,

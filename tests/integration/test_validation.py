@@ -116,6 +116,34 @@ CASES = {
         {"ecs_capacity_provider_strategy": [{"capacity_provider": "EC2", "weight": 1}]},
         "ecs_capacity_provider_strategy may name only FARGATE and FARGATE_SPOT",
     ),
+    "alarm threshold out of range": (
+        {"monitoring_alarm_overrides": {"ecs_cpu": {"threshold": 150}}},
+        "monitoring_alarm_overrides.ecs_cpu.threshold must be at most 100, got 150",
+    ),
+    "unknown alarm": (
+        {"monitoring_alarm_overrides": {"ecs_memory": {"threshold": 80}}},
+        "monitoring_alarm_overrides.ecs_memory is not an alarm of this role",
+    ),
+    "alarm to an unknown channel": (
+        {"monitoring_alarm_overrides": {"rds_cpu": {"channel": "pager"}}},
+        "monitoring_alarm_overrides.rds_cpu.channel must be one of errors, performance, business, got 'pager'",
+    ),
+    "unknown channel in the extra mapping": (
+        {"monitoring_extra_channel_by_alarm": {"billing-alarm": "finance"}},
+        "monitoring_extra_channel_by_alarm maps billing-alarm to an unknown channel",
+    ),
+    "alarm period CloudWatch refuses": (
+        {"monitoring_alarm_overrides": {"api_latency_p95": {"period": 45}}},
+        "monitoring_alarm_overrides.api_latency_p95.period must be 10, 20, 30 or a multiple of 60 seconds, got 45",
+    ),
+    "lambda timeout too short for rate limits": (
+        {"monitoring_lambda_timeout_seconds": 3},
+        "monitoring_lambda_timeout_seconds must be 10 to 900",
+    ),
+    "lambda log retention not accepted by CloudWatch": (
+        {"monitoring_lambda_log_retention_days": 10},
+        "monitoring_lambda_log_retention_days",
+    ),
 }
 
 
@@ -126,3 +154,18 @@ def test_bad_input_fails_before_any_aws_call(emulator, extra_vars, expected):
     assert run.returncode != 0, run.output
     assert expected in run.output, run.output[-4000:]
     assert emulator.calls() == [], "no AWS API call may happen before the input is valid"
+
+
+def test_malformed_webhook_url_fails_naming_the_variable_not_the_url(emulator):
+    token = "tok3n-MUST-NOT-LEAK"
+    emulator.reset_calls()
+    run = run_playbook(
+        "site.yml",
+        emulator.endpoint,
+        "-vvv",
+        extra_vars={"vault_discord_webhook_errors": f"https://discord.example/api/webhooks/123/{token}"},
+    )
+    assert run.returncode != 0, run.output
+    assert "vault_discord_webhook_errors: the value (webhook 123) points to https://discord.example" in run.output
+    assert token not in run.output
+    assert emulator.calls() == []
