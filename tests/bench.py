@@ -7,6 +7,7 @@ run; AWS API calls each makes (counted at the emulator) and per managed resource
 from __future__ import annotations
 
 import collections
+import json
 import os
 import re
 import time
@@ -53,8 +54,10 @@ def managed_resources(endpoint: str) -> dict[str, int]:
         "VPC endpoints": len(ec2.describe_vpc_endpoints(Filters=in_vpc)["VpcEndpoints"]),
         "security groups": len(ec2.describe_security_groups(Filters=in_vpc)["SecurityGroups"]),
         "flow logs": len(ec2.describe_flow_logs()["FlowLogs"]),
-        "log groups": len(client("logs").describe_log_groups(logGroupNamePrefix="/aws/vpc/sage")["logGroups"])
-        + len(client("logs").describe_log_groups(logGroupNamePrefix="/ecs/sage")["logGroups"]),
+        "log groups": sum(
+            len(client("logs").describe_log_groups(logGroupNamePrefix=prefix)["logGroups"])
+            for prefix in ("/aws/vpc/sage", "/ecs/sage", "/aws/lambda/sage")
+        ),
         "IAM roles + inline policies": sum(
             1 + len(client("iam").list_role_policies(RoleName=r["RoleName"])["PolicyNames"])
             for r in client("iam").list_roles()["Roles"]
@@ -79,6 +82,7 @@ def managed_resources(endpoint: str) -> dict[str, int]:
             ]
         ),
         **compute_resources(client),
+        **monitoring_resources(client),
     }
 
 
@@ -140,3 +144,20 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def monitoring_resources(client) -> dict[str, int]:
+    cloudwatch, sns = client("cloudwatch"), client("sns")
+    topics = [t["TopicArn"] for t in sns.list_topics()["Topics"]]
+    return {
+        "alarms": len(cloudwatch.describe_alarms(AlarmNamePrefix="sage-")["MetricAlarms"]),
+        "dashboard": len(cloudwatch.list_dashboards(DashboardNamePrefix="sage-")["DashboardEntries"]),
+        "SNS topic + subscription": len(topics)
+        + sum(len(sns.list_subscriptions_by_topic(TopicArn=t)["Subscriptions"]) for t in topics),
+        "Lambda + permission + DLQ": len(client("lambda").list_functions()["Functions"])
+        + len(client("sqs").list_queues().get("QueueUrls", []))
+        + sum(
+            len(json.loads(client("lambda").get_policy(FunctionName=f["FunctionName"])["Policy"])["Statement"])
+            for f in client("lambda").list_functions()["Functions"]
+        ),
+    }

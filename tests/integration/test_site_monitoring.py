@@ -6,11 +6,15 @@ import base64
 import hashlib
 import io
 import json
+import os
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 
+from tests.harness import discord_server
 from tests.harness.playbook import run_playbook
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -203,6 +207,96 @@ def test_dashboard_shows_the_alarmed_signals(converged, aws):
     assert {"DatabaseMemoryUsagePercentage", "EngineCPUUtilization", "RunningTaskCount"} <= metrics
     (latency,) = [w for w in widgets if w["properties"].get("title") == "API response time (s)"]
     assert latency["properties"]["annotations"]["horizontal"][0]["value"] == 2.0
+
+
+def alarm_notification(alarm):
+    """The message CloudWatch publishes to SNS when a single-metric alarm goes to ALARM."""
+    return {
+        "AlarmName": alarm["AlarmName"],
+        "AlarmDescription": alarm["AlarmDescription"],
+        "AWSAccountId": alarm["AlarmArn"].split(":")[4],
+        "NewStateValue": "ALARM",
+        "NewStateReason": f"Threshold Crossed: 1 datapoint [97.0] was greater than the threshold {alarm['Threshold']}.",
+        "StateChangeTime": "2026-11-29T12:00:00.000+0000",
+        "Region": "US West (Oregon)",
+        "AlarmArn": alarm["AlarmArn"],
+        "OldStateValue": "OK",
+        "Trigger": {
+            "MetricName": alarm["MetricName"],
+            "Namespace": alarm["Namespace"],
+            "StatisticType": "Statistic",
+            "Statistic": alarm["Statistic"].upper(),
+            "Unit": None,
+            "Dimensions": [{"value": d["Value"], "name": d["Name"]} for d in alarm["Dimensions"]],
+            "Period": alarm["Period"],
+            "EvaluationPeriods": alarm["EvaluationPeriods"],
+            "ComparisonOperator": alarm["ComparisonOperator"],
+            "Threshold": alarm["Threshold"],
+            "TreatMissingData": alarm["TreatMissingData"],
+            "EvaluateLowSampleCountPercentile": "",
+        },
+    }
+
+
+INVOKE = """
+import json, sys
+import handler
+
+class Context:
+    function_name = "sage-discord-alert"
+    def get_remaining_time_in_millis(self):
+        return 30000
+
+handler.handler(json.load(sys.stdin), Context())
+"""
+
+
+def test_deployed_package_and_configuration_route_alarms_to_their_channels(converged, emulator, aws, tmp_path):
+    config = function(aws)
+    package = Path("/tmp/sage-infra-build/sage-discord-alert.zip")
+    assert base64.b64encode(hashlib.sha256(package.read_bytes()).digest()).decode() == config["CodeSha256"]
+    with zipfile.ZipFile(package) as archive:
+        archive.extractall(tmp_path)
+    found = alarms(aws, "sage-rds-cpu-high", "sage-rds-connections-high")
+    records = [alarm_notification(found[name]) for name in sorted(found)] + ["Backup finished"]
+    event = {
+        "Records": [
+            {"EventSource": "aws:sns", "Sns": {"Message": json.dumps(m) if isinstance(m, dict) else m}} for m in records
+        ]
+    }
+    with discord_server.running() as server:
+        webhooks = {}
+        for channel in ("errors", "performance", "business"):
+            url = server.create_webhook()
+            webhooks[channel] = url.rsplit("/", 2)[1]
+            aws("secretsmanager").put_secret_value(SecretId=f"sage/discord-webhook-{channel}", SecretString=url)
+        env = {
+            **config["Environment"]["Variables"],
+            "PATH": os.environ["PATH"],
+            "AWS_ENDPOINT_URL": emulator.endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-west-2",
+            "ALLOW_INSECURE_WEBHOOK_URL": "true",  # the fake Discord listens on http://127.0.0.1
+        }
+        done = subprocess.run(
+            [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(tmp_path)!r})\n{INVOKE}"],
+            input=json.dumps(event),
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        performance = server.messages(webhooks["performance"])
+        errors = server.messages(webhooks["errors"])
+    assert [m["embeds"][0]["title"] for m in performance] == ["sage-rds-cpu-high"]
+    assert [m["embeds"][0]["title"] for m in errors if m.get("embeds")] == ["sage-rds-connections-high"]
+    assert [m["content"] for m in errors if not m.get("embeds")] == ["Backup finished"]
+    assert server.messages(webhooks["business"]) == []
+    for channel, webhook in webhooks.items():
+        assert server.token(webhook) not in done.stdout + done.stderr, channel
 
 
 @pytest.fixture

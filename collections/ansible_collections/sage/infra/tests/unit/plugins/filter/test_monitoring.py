@@ -427,7 +427,7 @@ def test_an_alarm_without_limits_is_left_to_the_role():
 
 # --- node_metric_queries --------------------------------------------------------------------------------------------
 
-NODES = ["sage-cache-001", "sage-cache-002", "sage-cache-003"]
+NODES = ("sage-cache-001", "sage-cache-002", "sage-cache-003")
 
 
 def queries(nodes=NODES, period=300):
@@ -479,10 +479,10 @@ def test_ids_and_the_single_returned_expression(count):
 def test_the_period_is_an_integer(period):
     for query in queries(period=period)[:-1]:
         assert query["MetricStat"]["Period"] == 300
-        assert type(query["MetricStat"]["Period"]) is int
+        assert isinstance(query["MetricStat"]["Period"], int)
 
 
 def test_the_nodes_are_not_changed():
     nodes = list(NODES)
     queries(nodes)
-    assert nodes == NODES
+    assert nodes == list(NODES)

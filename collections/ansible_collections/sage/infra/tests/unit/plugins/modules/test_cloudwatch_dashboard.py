@@ -88,7 +88,7 @@ def test_same_body_ignores_key_order_and_number_form_but_not_list_order_or_types
 
 def test_normalise_keeps_booleans():
     assert mod.normalise({"a": [True, 2.0, 2.5, None, "3.0"]}) == {"a": [True, 2, 2.5, None, "3.0"]}
-    assert type(mod.normalise(2.0)) is int
+    assert isinstance(mod.normalise(2.0), int)
     assert mod.normalise(True) is True
 
 
@@ -222,7 +222,7 @@ def test_diff(run, aws):
     result = run(diff=True, body=with_cpu(period=300.0))
     assert result["diff"]["before"] == BODY
     assert result["diff"]["after"] == with_cpu(period=300)
-    assert type(result["diff"]["after"]["widgets"][1]["properties"]["period"]) is int
+    assert isinstance(result["diff"]["after"]["widgets"][1]["properties"]["period"], int)
 
     aws.put_dashboard(DashboardName=NAME, DashboardBody=json.dumps(with_cpu(period=300.0)))
     result = run(diff=True, body=with_cpu(period=300))
