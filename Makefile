@@ -23,10 +23,14 @@ $(VENV)/.installed: requirements.txt requirements-test.txt requirements-lint.txt
 
 venv: $(VENV)/.installed
 
-# Servers the tests start on loopback: Debian's redis-server stands in for Valkey (same protocol).
-SYSTEM_COMMANDS := redis-server
+# Servers the tests start on loopback, and their clients, as command:Debian package. Debian's redis-server
+# stands in for Valkey (same protocol). PostgreSQL's server binaries are off PATH, in /usr/lib/postgresql/<major>/bin:
+# that command is a glob, which the unquoted `command -v $c` expands before looking.
+SYSTEM_COMMANDS := redis-server:redis-server pg_dump:postgresql-client /usr/lib/postgresql/*/bin/initdb:postgresql
 system-deps:
-	@missing=""; for c in $(SYSTEM_COMMANDS); do command -v $$c > /dev/null || missing="$$missing $$c"; done; \
+	@missing=""; for dep in $(SYSTEM_COMMANDS); do \
+		c=$${dep%%:*}; command -v $$c > /dev/null || missing="$$missing $${dep#*:}"; \
+	done; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q $$missing; \
 		else echo "Please install:$$missing (Debian packages)"; exit 1; fi; \
