@@ -203,7 +203,12 @@ class StepLog:
         self.path, self.name, self.lines = path, name, []
         if path:
             directory = os.path.dirname(os.path.abspath(path))
-            if not os.access(directory, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+            if (
+                not os.path.isdir(directory)
+                or not os.access(directory, os.W_OK)
+                or os.path.isdir(path)
+                or (os.path.exists(path) and not os.access(path, os.W_OK))
+            ):
                 raise BackupError(f"log_file {path} is not writable (choose another path)")
 
     def __call__(self, message):
@@ -489,18 +494,45 @@ def verify_object(s3, bucket, backup):
         )
 
 
-def _replace_sql(server_major):
-    """Drop every user schema and give back an empty public schema, as a new database has it."""
-    grants = (
-        "GRANT USAGE ON SCHEMA public TO PUBLIC;" if server_major >= 15 else "GRANT ALL ON SCHEMA public TO PUBLIC;"
-    )
-    owner = " AUTHORIZATION pg_database_owner" if server_major >= 15 else ""
-    return (
-        "DO $$ DECLARE s name; BEGIN FOR s IN SELECT nspname FROM pg_namespace WHERE "
-        + SYSTEM_SCHEMAS
-        + " LOOP EXECUTE format('DROP SCHEMA %I CASCADE', s); END LOOP; END $$;\n"
-        + f"CREATE SCHEMA public{owner};\n{grants}\n"
-    )
+# Empties a database the way a restore needs it, inside the restore's transaction: the user schemas other
+# than public are dropped; in public (kept, with its owner, privileges and comment, which a new schema
+# would not have) the extensions, tables, views, sequences, routines and types. Objects that belong to an
+# extension or to a table (a serial's sequence) go with their owner.
+REPLACE_SQL = r"""
+DO $sage_replace$
+DECLARE r record;
+BEGIN
+  FOR r IN SELECT nspname FROM pg_namespace WHERE {system} AND nspname <> 'public' LOOP
+    EXECUTE format('DROP SCHEMA %I CASCADE', r.nspname);
+  END LOOP;
+  FOR r IN SELECT e.extname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+           WHERE n.nspname = 'public' LOOP
+    EXECUTE format('DROP EXTENSION IF EXISTS %I CASCADE', r.extname);
+  END LOOP;
+  FOR r IN SELECT format('%I.%I', n.nspname, c.relname) AS name,
+                  CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'f' THEN 'FOREIGN TABLE'
+                                 WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END AS kind
+           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
+             AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                             AND d.deptype IN ('a', 'i', 'e')) LOOP
+    EXECUTE format('DROP %s IF EXISTS %s CASCADE', r.kind, r.name);
+  END LOOP;
+  FOR r IN SELECT p.oid::regprocedure::text AS name,
+                  CASE p.prokind WHEN 'a' THEN 'AGGREGATE' WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END AS kind
+           FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public' LOOP
+    EXECUTE format('DROP %s IF EXISTS %s CASCADE', r.kind, r.name);
+  END LOOP;
+  FOR r IN SELECT format('%I.%I', n.nspname, t.typname) AS name,
+                  CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END AS kind
+           FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+           WHERE n.nspname = 'public' AND t.typtype IN ('c', 'd', 'e', 'r')
+             AND (t.typtype <> 'c' OR (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c') LOOP
+    EXECUTE format('DROP %s IF EXISTS %s CASCADE', r.kind, r.name);
+  END LOOP;
+END
+$sage_replace$;
+""".replace("{system}", SYSTEM_SCHEMAS)
 
 
 def stream_restore(s3, bucket, backup, env, replace=False, server_major=15, bindir=None, log=None):
@@ -515,12 +547,12 @@ def stream_restore(s3, bucket, backup, env, replace=False, server_major=15, bind
     digest = hashlib.sha256()
     try:
         if replace:
-            psql_process.stdin.write(_replace_sql(server_major).encode())
+            psql_process.stdin.write(REPLACE_SQL.encode())
         body = _body(s3, bucket, backup)
         if backup["format"] == "custom":
             # pg_restore turns the archive into SQL for the same single psql transaction
             converter = subprocess.Popen(
-                [_tool("pg_restore", bindir), "--no-owner", "-f", "-"],
+                [_tool("pg_restore", bindir), "-f", "-"],
                 stdin=subprocess.PIPE,
                 stdout=psql_process.stdin,
                 stderr=subprocess.PIPE,

@@ -34,6 +34,10 @@ options:
       - How many of the newest backups to keep, at least 1.
     type: int
     default: 7
+  log_file:
+    description:
+      - A file the deletions are appended to, with their timestamps.
+    type: path
 notes:
   - In check mode nothing is deleted; RV(deleted) lists what would be.
 extends_documentation_fragment:
@@ -61,7 +65,17 @@ deleted:
   returned: always
   type: list
   elements: str
+log:
+  description: The steps, each with its timestamp.
+  returned: always
+  type: list
+  elements: str
 """
+
+try:
+    from botocore.exceptions import BotoCoreError, ClientError
+except ImportError:
+    pass  # handled by AnsibleAWSModule
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
@@ -75,6 +89,7 @@ def main():
         "bucket": {"type": "str", "required": True},
         "prefix": {"type": "str", "default": "postgres/"},
         "keep": {"type": "int", "default": 7},
+        "log_file": {"type": "path"},
     }
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     bucket, prefix, keep = module.params["bucket"], module.params["prefix"], module.params["keep"]
@@ -83,25 +98,36 @@ def main():
     if prefix and not prefix.endswith("/"):
         module.fail_json(msg=f"prefix must be empty or end with '/', got '{prefix}'")
     client = module.client("s3", retry_decorator=AWSRetry.jittered_backoff())
+    log = None
     try:
+        log = pg.StepLog(module.params["log_file"], "retention")
         pg.check_bucket(client, bucket)
-    except pg.BackupError as error:
-        module.fail_json(msg=str(error))
-    try:
         backups = [item["key"] for item in pg.list_backups(client, bucket, prefix)]
-    except Exception as error:  # botocore errors
-        module.fail_json_aws(error, msg=f"cannot list s3://{bucket}/{prefix}")
-    deleted = pg.expired(backups, keep)
-    if deleted and not module.check_mode:
-        for start in range(0, len(deleted), DELETE_BATCH):
-            batch = deleted[start : start + DELETE_BATCH]
-            response = client.delete_objects(
-                Bucket=bucket, Delete={"Objects": [{"Key": key} for key in batch], "Quiet": True}
-            )
-            if response.get("Errors"):
-                failed = ", ".join(f"{e['Key']} ({e.get('Code')})" for e in response["Errors"])
-                module.fail_json(msg=f"could not delete {failed}", kept=backups, deleted=[])
-    module.exit_json(changed=bool(deleted), kept=backups[len(deleted) :], deleted=deleted)
+        deleted = pg.expired(backups, keep)
+        verb = "would delete" if module.check_mode else "deleting"
+        log(f"{len(backups)} backups in s3://{bucket}/{prefix}, keeping the newest {keep}; {verb} {len(deleted)}")
+        if deleted and not module.check_mode:
+            delete(client, bucket, deleted, log)
+    except pg.BackupError as error:
+        if log:
+            log(f"FAILED: {error}")
+        module.fail_json(msg=str(error), log=log.lines if log else [])
+    except (BotoCoreError, ClientError) as error:
+        module.fail_json_aws(error, msg=f"S3 request on s3://{bucket}/{prefix} failed", log=log.lines if log else [])
+    module.exit_json(changed=bool(deleted), kept=backups[len(deleted) :], deleted=deleted, log=log.lines)
+
+
+def delete(client, bucket, keys, log):
+    for start in range(0, len(keys), DELETE_BATCH):
+        batch = keys[start : start + DELETE_BATCH]
+        response = client.delete_objects(
+            Bucket=bucket, Delete={"Objects": [{"Key": key} for key in batch], "Quiet": True}
+        )
+        if response.get("Errors"):
+            failed = ", ".join(f"{e['Key']} ({e.get('Code')})" for e in response["Errors"])
+            raise pg.BackupError(f"could not delete {failed}")
+        for key in batch:
+            log(f"deleted {key}")
 
 
 if __name__ == "__main__":

@@ -135,6 +135,11 @@ log:
   elements: str
 """
 
+try:
+    from botocore.exceptions import BotoCoreError, ClientError
+except ImportError:
+    pass  # handled by AnsibleAWSModule
+
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.sage.infra.plugins.module_utils import postgres_backup as pg
@@ -171,6 +176,7 @@ def main():
     if errors:
         module.fail_json(msg="; ".join(errors))
     result = {"changed": False, "bucket": params["bucket"], "log": []}
+    log = None
     try:
         log = pg.StepLog(params["log_file"], "backup")
         result["log"] = log.lines
@@ -203,9 +209,13 @@ def main():
         )
         final = pg.finalize(transfer, params["bucket"], written, version, log=log)
     except pg.BackupError as error:
-        if "log" in locals() and isinstance(log, pg.StepLog):
+        if log:
             log(f"FAILED: {error}")
         module.fail_json(msg=str(error), **result)
+    except (BotoCoreError, ClientError) as error:
+        if log:
+            log(f"FAILED: {error}")
+        module.fail_json_aws(error, msg=f"S3 request on bucket {params['bucket']} failed", **result)
     seconds = written["seconds"] or 0.001
     result.update(
         changed=True,

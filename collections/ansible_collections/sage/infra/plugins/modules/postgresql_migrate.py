@@ -122,6 +122,11 @@ try:
 except ImportError:
     psycopg = None
 
+try:
+    from botocore.exceptions import BotoCoreError, ClientError
+except ImportError:
+    pass  # handled by AnsibleAWSModule
+
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.sage.infra.plugins.module_utils import postgres_backup as pg
@@ -276,6 +281,10 @@ def main():
         if log:
             log(f"FAILED: {error}")
         module.fail_json(msg=str(error), **result)
+    except (BotoCoreError, ClientError) as error:
+        if log:
+            log(f"FAILED: {error}")
+        module.fail_json_aws(error, msg=f"S3 request on bucket {params['bucket']} failed", **result)
     finally:
         if session is not None:
             session.close()

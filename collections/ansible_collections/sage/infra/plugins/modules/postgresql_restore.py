@@ -93,6 +93,11 @@ log:
   elements: str
 """
 
+try:
+    from botocore.exceptions import BotoCoreError, ClientError
+except ImportError:
+    pass  # handled by AnsibleAWSModule
+
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.sage.infra.plugins.module_utils import postgres_backup as pg
@@ -169,6 +174,10 @@ def main():
         if log:
             log(f"FAILED: {error}")
         module.fail_json(msg=str(error), **result)
+    except (BotoCoreError, ClientError) as error:
+        if log:
+            log(f"FAILED: {error}")
+        module.fail_json_aws(error, msg=f"S3 request on bucket {params['bucket']} failed", **result)
     result["changed"] = True
     module.exit_json(**result)
 
