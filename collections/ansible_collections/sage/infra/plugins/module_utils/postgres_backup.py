@@ -38,20 +38,6 @@ MiB = 1024**2
 READ_SIZE = MiB
 SYSTEM_SCHEMAS = "nspname NOT IN ('pg_catalog', 'information_schema') AND nspname !~ '^pg_(toast|temp_)'"
 
-# Parameters of a DATABASE_URL that libpq (psql, pg_dump, psycopg) knows; others (Prisma's
-# connection_limit, pool_timeout ...) are dropped for them.
-LIBPQ_PARAMETERS = {
-    "sslmode",
-    "sslrootcert",
-    "sslcert",
-    "sslkey",
-    "connect_timeout",
-    "application_name",
-    "options",
-    "target_session_attrs",
-    "channel_binding",
-}
-
 
 class BackupError(Exception):
     """A step failed; the message says which and why, never a password."""
@@ -132,8 +118,10 @@ def psql(env, sql, bindir=None, timeout=60):
 
 
 def _last_line(text):
-    lines = [line for line in (text or "").splitlines() if line.strip()]
-    return lines[-1].strip() if lines else ""
+    """The last line saying what failed (psql's ERROR, not the CONTEXT or HINT after it), else the last line."""
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    errors = [line for line in lines if re.search(r"\b(ERROR|FATAL|PANIC|error):", line)]
+    return (errors or lines or [""])[-1]
 
 
 def server_version(env, bindir=None):
@@ -176,6 +164,8 @@ def is_empty(env, bindir=None):
         "SELECT (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE "
         + SYSTEM_SCHEMAS
         + ") + (SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE "
+        + SYSTEM_SCHEMAS
+        + ") + (SELECT count(*) FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE "
         + SYSTEM_SCHEMAS
         + ")"
     )
@@ -400,6 +390,16 @@ def _checksum_matches(head, written):
     return stored == expected
 
 
+def _exists(s3, bucket, key):
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+    except Exception as error:  # botocore's ClientError
+        if str(getattr(error, "response", {}).get("Error", {}).get("Code", "")) in ("404", "NoSuchKey", "NotFound"):
+            return False
+        raise
+    return True
+
+
 def finalize(s3, bucket, written, server_version_text, log=None):
     """Verify the staged object, copy it to its final name with checksum and sizes, verify that, drop the stage."""
     log = log or (lambda message: None)
@@ -417,6 +417,8 @@ def finalize(s3, bucket, written, server_version_text, log=None):
         "dump-sha256": written["dump_sha256"],
         "server-version": server_version_text,
     }
+    if _exists(s3, bucket, key):
+        raise BackupError(f"s3://{bucket}/{key} already exists (two backups in the same second?): not overwritten")
     source = {"Bucket": bucket, "Key": staging}
     if head.get("VersionId"):
         source["VersionId"] = head["VersionId"]
@@ -515,12 +517,14 @@ BEGIN
            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
            WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
              AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
-                             AND d.deptype IN ('a', 'i', 'e')) LOOP
+                             AND d.refobjid <> c.oid AND d.deptype IN ('a', 'i', 'e')) LOOP
     EXECUTE format('DROP %s IF EXISTS %s CASCADE', r.kind, r.name);
   END LOOP;
   FOR r IN SELECT p.oid::regprocedure::text AS name,
                   CASE p.prokind WHEN 'a' THEN 'AGGREGATE' WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END AS kind
-           FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public' LOOP
+           FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public'
+             AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid
+                             AND d.deptype IN ('i', 'e')) LOOP
     EXECUTE format('DROP %s IF EXISTS %s CASCADE', r.kind, r.name);
   END LOOP;
   FOR r IN SELECT format('%I.%I', n.nspname, t.typname) AS name,
@@ -535,7 +539,7 @@ $sage_replace$;
 """.replace("{system}", SYSTEM_SCHEMAS)
 
 
-def stream_restore(s3, bucket, backup, env, replace=False, server_major=15, bindir=None, log=None):
+def stream_restore(s3, bucket, backup, env, replace=False, bindir=None, log=None):
     """Restore ``backup`` into ``env``'s database in one transaction (with the replacement, when asked)."""
     log = log or (lambda message: None)
     command = [_tool("psql", bindir), "-X", "-q", "--single-transaction", "-v", "ON_ERROR_STOP=1", "-o", os.devnull]

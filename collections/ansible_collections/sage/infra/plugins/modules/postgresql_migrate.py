@@ -115,6 +115,7 @@ log:
 """
 
 import os
+import signal
 import subprocess
 
 try:
@@ -161,6 +162,7 @@ def _connect(env):
         password=env["PGPASSWORD"],
         dbname=env["PGDATABASE"],
         sslmode=env.get("PGSSLMODE", "prefer"),
+        sslrootcert=env.get("PGSSLROOTCERT"),
         connect_timeout=int(env.get("PGCONNECT_TIMEOUT", "10")),
         autocommit=True,
         application_name="sage-migrate",
@@ -169,20 +171,25 @@ def _connect(env):
 
 def run(command, chdir, environment, timeout, env):
     """(exit code, last lines of output) of the command; the password is masked in the output."""
+    # in a session of its own: on timeout, everything the command started is stopped (not only the shell),
+    # so that nothing goes on changing the database while it is restored
+    process = subprocess.Popen(
+        ["/bin/sh", "-c", command],
+        cwd=chdir,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+        start_new_session=True,
+    )
     try:
-        done = subprocess.run(
-            ["/bin/sh", "-c", command],
-            cwd=chdir,
-            env=environment,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            errors="replace",
-            timeout=timeout,
-            check=False,
-        )
-        output, code = done.stdout, done.returncode
+        output = process.communicate(timeout=timeout)[0]
+        code = process.returncode
     except subprocess.TimeoutExpired as expired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        process.stdout.close()
         output = (
             (expired.output or b"").decode("utf-8", "replace")
             if isinstance(expired.output, bytes)
@@ -259,7 +266,6 @@ def main():
             backup,
             env,
             replace=True,
-            server_major=major,
             bindir=params["pg_bindir"],
             log=log,
         )

@@ -143,7 +143,7 @@ def main():
         log(f"backup s3://{params['bucket']}/{key} ({backup['bytes']} bytes, sha256 {backup['sha256']})")
         pg.verify_object(client, params["bucket"], backup)
         log("checksum verified")
-        major, version = pg.server_version(pg.with_database(env, "postgres"), params["pg_bindir"])
+        _major, version = pg.server_version(pg.with_database(env, "postgres"), params["pg_bindir"])
         exists = pg.database_exists(env, params["pg_bindir"])
         if not exists and not params["create_database"]:
             raise pg.BackupError(f"database {env['PGDATABASE']} does not exist (create_database is false)")
@@ -166,7 +166,6 @@ def main():
             backup,
             env,
             replace=occupied,
-            server_major=major,
             bindir=params["pg_bindir"],
             log=log,
         )

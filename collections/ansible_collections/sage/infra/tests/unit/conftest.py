@@ -189,3 +189,77 @@ def hook(server):
     url = server.create_webhook()
     webhook_id = url.rsplit("/", 2)[1]
     return url, webhook_id, server.token(webhook_id)
+
+
+# --- a real PostgreSQL server (tests/harness/postgres_server.py of the project, above collections/) -------------
+
+SAMPLE_SQL = r"""
+CREATE SCHEMA app;
+CREATE TABLE app.users (id serial PRIMARY KEY, email text NOT NULL UNIQUE, created timestamptz DEFAULT now());
+CREATE TABLE public.items (
+    id int PRIMARY KEY, owner int REFERENCES app.users (id), name text, price numeric(10, 2)
+);
+CREATE INDEX items_name ON public.items (name);
+CREATE VIEW public.expensive AS SELECT id, name FROM public.items WHERE price > 10;
+CREATE FUNCTION public.double_it(x int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT 2 * x';
+INSERT INTO app.users (email) VALUES ('a@example.com'), ('b@example.com');
+INSERT INTO public.items SELECT n, 1 + n % 2, 'item ' || n, n * 1.5 FROM generate_series(1, 500) AS n;
+INSERT INTO public.items VALUES (1000, 1, E'\\restrict looks like a psql command\nand a second line', 1);
+"""
+
+
+@pytest.fixture(scope="session")
+def postgres_harness():
+    """The tests.harness.postgres_server module of the project; skips when the PostgreSQL server is not installed."""
+    root = next(
+        parent
+        for parent in Path(__file__).resolve().parents
+        if (parent / "tests" / "harness" / "postgres_server.py").is_file()
+    )
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    harness = importlib.import_module("tests.harness.postgres_server")
+    if not harness.available():
+        pytest.skip("the PostgreSQL server is not installed (apt-get install -y postgresql, or set PG_BIN)")
+    return harness
+
+
+@pytest.fixture(scope="session")
+def postgres(postgres_harness):
+    """A real PostgreSQL server on a free loopback port, started once for the whole session."""
+    with postgres_harness.running() as running:
+        yield running
+
+
+@pytest.fixture
+def new_database(postgres):
+    """new_database(sample=False, create=True) -> the name of a new database on `postgres` (with sample=True: a
+    schema, tables with rows, an index, a view and a function), dropped after the test, like any database of that
+    name the test created (create=False only reserves the name)."""
+    import uuid
+
+    names = []
+
+    def _new(sample=False, create=True):
+        name = f"test_{uuid.uuid4().hex[:12]}"
+        names.append(name)
+        if create:
+            postgres.create_database(name)
+        if sample:
+            postgres.psql(SAMPLE_SQL, name)
+        return name
+
+    yield _new
+    for name in names:
+        postgres.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def sample_database(postgres):
+    """The name of a database with the sample content of new_database(sample=True), shared by the whole session:
+    tests must not change it."""
+    name = "sample_read_only"
+    postgres.drop_database(name)
+    postgres.create_database(name)
+    postgres.psql(SAMPLE_SQL, name)
+    return name
