@@ -80,6 +80,7 @@ test: lint sanity unit lambdas integration
 
 bench: venv
 	python -m tests.bench
+	python -m tests.bench_backup
 
 clean: emulator-stop
 	rm -rf $(VENV) .emulator .pytest_cache .ruff_cache
