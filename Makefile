@@ -61,7 +61,7 @@ lint: venv
 	yamllint --strict .
 	ansible-lint --profile production
 	scripts/lint-extra.sh
-	ansible-playbook site.yml -i inventories/prod --syntax-check
+	for playbook in site.yml playbooks/*.yml; do ansible-playbook $$playbook -i inventories/prod --syntax-check > /dev/null || exit 1; done
 	ansible-inventory -i inventories/prod --list > /dev/null
 
 sanity: venv

@@ -288,6 +288,27 @@ def patch_moto_gaps() -> None:
     LambdaFunction.get_configuration = configuration_with_dead_letter
     LambdaFunction.update_configuration = update_with_dead_letter
 
+    # moto evaluates only StringEquals in bucket policies and takes any other condition as met, so the
+    # backup bucket's "deny when aws:SecureTransport is false" denied every object request. Requests to
+    # the emulator stand for TLS requests to S3: that statement is left out of the evaluation.
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+    from moto.s3.models import FakeBucket
+
+    def insecure_transport_only(statement):
+        condition = statement.get("Condition") or {}
+        value = (condition.get("Bool") or {}).get("aws:SecureTransport")
+        return list(condition) == ["Bool"] and str(value).lower() in ("false", "['false']")
+
+    def permission_over_tls(self, action, resource):
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        document = json.loads(self.policy)
+        statements = document["Statement"] if isinstance(document["Statement"], list) else [document["Statement"]]
+        kept = [statement for statement in statements if not insecure_transport_only(statement)]
+        return IAMPolicy(json.dumps({**document, "Statement": kept})).is_action_permitted(action, resource)
+
+    FakeBucket.get_permission = permission_over_tls
+
 
 def serve(host: str, port: int) -> None:
     from moto.moto_server.werkzeug_app import (

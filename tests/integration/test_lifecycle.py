@@ -140,6 +140,8 @@ def test_removal_leaves_nothing_and_is_idempotent(empty, aws):
     assert aws("lambda").list_functions()["Functions"] == []
     assert aws("sqs").list_queues().get("QueueUrls", []) == []
     assert aws("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/sage")["logGroups"] == []
+    buckets = [b["Name"] for b in aws("s3").list_buckets()["Buckets"]]
+    assert "sage-backups" not in buckets, "an empty backup bucket is removed"
 
     second = run_playbook("playbooks/teardown.yml", empty.endpoint, extra_vars=unprotected).assert_ok()
     assert second.changed == 0, second.output

@@ -144,6 +144,30 @@ CASES = {
         {"monitoring_lambda_log_retention_days": 10},
         "monitoring_lambda_log_retention_days",
     ),
+    "backup bucket name with capitals and underscores": (
+        {"backup_bucket_name": "Sage_Backups"},
+        "backup_bucket_name must follow S3's bucket naming rules (only lowercase letters, digits, dots and hyphens;",
+    ),
+    "backup bucket name too long": ({"backup_bucket_name": "s" * 64}, "backup_bucket_name must follow S3's bucket"),
+    "backup bucket name like an IP address": ({"backup_bucket_name": "192.168.5.4"}, "not an IP address"),
+    "backup bucket name with a reserved prefix": ({"backup_bucket_name": "xn--sage-backups"}, "not starting with xn--"),
+    "backup prefix without a trailing slash": (
+        {"backup_bucket_prefix": "postgres"},
+        "backup_bucket_prefix must be empty or a key prefix ending with /",
+    ),
+    "current backups expiring within a week": (
+        {"backup_bucket_expire_days": 7},
+        "backup_bucket_expire_days must be 0 (current backups never expire by age) or more than 7 days, got 7",
+    ),
+    "backup expiry not a number": ({"backup_bucket_expire_days": "monthly"}, "backup_bucket_expire_days"),
+    "noncurrent backups kept less than a day": (
+        {"backup_bucket_noncurrent_expire_days": 0},
+        "backup_bucket_noncurrent_expire_days must be at least 1, got 0",
+    ),
+    "backup kms key from another region": (
+        {"backup_bucket_kms_key_id": "arn:aws:kms:us-east-1:123456789012:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"},
+        "backup_bucket_kms_key_id must be empty (SSE-S3) or a KMS key id",
+    ),
 }
 
 
