@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from tests.harness import postgres_server
+from tests.harness import discord_server, postgres_server
 from tests.harness.playbook import run_playbook
 
 BUCKET = "sage-backups-drill"
@@ -112,6 +112,38 @@ def test_a_failed_backup_prunes_nothing_and_fails_clearly(emulator, postgres, bu
     assert "not-the-password" not in run.output
     assert backups(bucket) == before
     assert "FAILED: cannot connect" in (tmp_path / "backup.log").read_text()
+
+
+def test_the_database_url_comes_from_secrets_manager_prisma_parameters_and_all(
+    emulator, aws, postgres, bucket, tmp_path
+):
+    url = postgres.url("app") + "?sslmode=disable&connection_limit=5&pool_timeout=10"
+    aws("secretsmanager").create_secret(Name="sage-drill/database-url", SecretString=url)
+    extra = settings(postgres, tmp_path, backup_database_url_secret="sage-drill/database-url")
+    del extra["backup_database_url"]
+    run = run_playbook("playbooks/backup.yml", emulator.endpoint, "-vvv", extra_vars=extra).assert_ok()
+    assert postgres.password not in run.output
+    assert "streaming pg_dump --format=plain of app" in run.output
+
+
+def test_a_failed_backup_is_posted_to_the_errors_channel(emulator, aws, postgres, bucket, tmp_path):
+    with discord_server.running() as server:
+        url = server.create_webhook()
+        webhook = url.rsplit("/", 2)[1]
+        aws("secretsmanager").create_secret(Name="sage-drill/discord-webhook-errors", SecretString=url)
+        extra = settings(
+            postgres,
+            tmp_path,
+            backup_bucket="no-such-bucket-y",
+            backup_notify_on_failure=True,
+            backup_notify_webhook_secret="sage-drill/discord-webhook-errors",
+            backup_notify_allow_insecure_url=True,
+        )
+        run = run_playbook("playbooks/backup.yml", emulator.endpoint, extra_vars=extra)
+        (message,) = server.messages(webhook)
+    assert run.returncode != 0
+    assert message["embeds"][0]["description"] == "bucket no-such-bucket-y does not exist"
+    assert server.token(webhook) not in run.output
 
 
 @pytest.mark.parametrize(
