@@ -618,3 +618,33 @@ def dump_sha256(env, bindir=None):
         pump.join(timeout=10)
         raise BackupError(redact(f"pg_dump failed: {_last_line(''.join(errors))}", env))
     return digest.hexdigest()
+
+
+def run_command(command, chdir, environment, timeout, env, keep_lines=30):
+    """(exit code, last lines of output) of the command; the password is masked in the output."""
+    # in a session of its own: on timeout, everything the command started is stopped (not only the shell),
+    # so that nothing goes on changing the database while it is restored
+    process = subprocess.Popen(
+        ["/bin/sh", "-c", command],
+        cwd=chdir,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+        start_new_session=True,
+    )
+    try:
+        output = process.communicate(timeout=timeout)[0]
+        code = process.returncode
+    except subprocess.TimeoutExpired as expired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        process.stdout.close()
+        output = (
+            (expired.output or b"").decode("utf-8", "replace")
+            if isinstance(expired.output, bytes)
+            else expired.output or ""
+        )
+        output, code = output + f"\n(stopped after {timeout} s)", -1
+    return code, redact("\n".join(output.splitlines()[-keep_lines:]), env)

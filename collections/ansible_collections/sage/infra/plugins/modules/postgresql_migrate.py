@@ -115,8 +115,6 @@ log:
 """
 
 import os
-import signal
-import subprocess
 
 try:
     import psycopg
@@ -131,8 +129,6 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.sage.infra.plugins.module_utils import postgres_backup as pg
-
-OUTPUT_LINES = 30
 
 
 def lock(env, key):
@@ -167,36 +163,6 @@ def _connect(env):
         autocommit=True,
         application_name="sage-migrate",
     )
-
-
-def run(command, chdir, environment, timeout, env):
-    """(exit code, last lines of output) of the command; the password is masked in the output."""
-    # in a session of its own: on timeout, everything the command started is stopped (not only the shell),
-    # so that nothing goes on changing the database while it is restored
-    process = subprocess.Popen(
-        ["/bin/sh", "-c", command],
-        cwd=chdir,
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        errors="replace",
-        start_new_session=True,
-    )
-    try:
-        output = process.communicate(timeout=timeout)[0]
-        code = process.returncode
-    except subprocess.TimeoutExpired as expired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-        process.stdout.close()
-        output = (
-            (expired.output or b"").decode("utf-8", "replace")
-            if isinstance(expired.output, bytes)
-            else expired.output or ""
-        )
-        output, code = output + f"\n(stopped after {timeout} s)", -1
-    return code, pg.redact("\n".join(output.splitlines()[-OUTPUT_LINES:]), env)
 
 
 def main():
@@ -254,7 +220,7 @@ def main():
             **{k: str(v) for k, v in params["environment"].items()},
             "DATABASE_URL": params["database_url"],
         }
-        code, result["output"] = run(params["command"], params["chdir"], environment, params["timeout"], env)
+        code, result["output"] = pg.run_command(params["command"], params["chdir"], environment, params["timeout"], env)
         if code == 0:
             log("migration applied")
             module.exit_json(**result)
