@@ -43,6 +43,24 @@ class BackupError(Exception):
     """A step failed; the message says which and why, never a password."""
 
 
+# The options of the doc fragments sage.infra.postgres_backup and sage.infra.postgres_backup.client.
+BACKUP_ARGUMENTS = {
+    "bucket": {"type": "str", "required": True},
+    "prefix": {"type": "str", "default": "postgres/"},
+    "log_file": {"type": "path"},
+}
+CLIENT_ARGUMENTS = {"pg_bindir": {"type": "path"}}
+
+
+def fail(module, error, log, result):
+    """End the module on a BackupError or a botocore error, after logging it."""
+    if log:
+        log(f"FAILED: {error}")
+    if isinstance(error, BackupError):
+        module.fail_json(msg=str(error), **result)
+    module.fail_json_aws(error, msg=f"S3 request on bucket {module.params['bucket']} failed", **result)
+
+
 def check_bucket(s3, bucket):
     """The bucket exists and these credentials reach it, or a BackupError saying which is not the case."""
     try:
@@ -437,6 +455,12 @@ def finalize(s3, bucket, written, server_version_text, log=None):
     _delete_all_versions(s3, bucket, staging)
     log(f"verified s3://{bucket}/{key}: {written['bytes']} bytes, sha256 {written['sha256']}")
     return {"key": key, "version_id": final.get("VersionId"), "metadata": metadata}
+
+
+def take_backup(s3, bucket, key, env, server_version_text, log=None, **options):
+    """A verified backup under its final name: stream_backup, then finalize. Used by backups and migrations alike."""
+    written = stream_backup(s3, bucket, key, env, log=log, **options)
+    return {**written, **finalize(s3, bucket, written, server_version_text, log=log)}
 
 
 # --- listing and retention ----------------------------------------------------------------------------------------

@@ -19,28 +19,15 @@ description:
 author:
   - sage-infra developers (!UNKNOWN)
 options:
-  bucket:
-    description:
-      - The S3 bucket of the backups.
-    type: str
-    required: true
-  prefix:
-    description:
-      - Key prefix of the backups. Empty or ending with C(/).
-    type: str
-    default: postgres/
   keep:
     description:
       - How many of the newest backups to keep, at least 1.
     type: int
     default: 7
-  log_file:
-    description:
-      - A file the deletions are appended to, with their timestamps.
-    type: path
 notes:
   - In check mode nothing is deleted; RV(deleted) lists what would be.
 extends_documentation_fragment:
+  - sage.infra.postgres_backup
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -86,10 +73,8 @@ DELETE_BATCH = 1000  # DeleteObjects takes at most 1000 keys
 
 def main():
     argument_spec = {
-        "bucket": {"type": "str", "required": True},
-        "prefix": {"type": "str", "default": "postgres/"},
+        **pg.BACKUP_ARGUMENTS,
         "keep": {"type": "int", "default": 7},
-        "log_file": {"type": "path"},
     }
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     bucket, prefix, keep = module.params["bucket"], module.params["prefix"], module.params["keep"]
@@ -98,9 +83,11 @@ def main():
     if prefix and not prefix.endswith("/"):
         module.fail_json(msg=f"prefix must be empty or end with '/', got '{prefix}'")
     client = module.client("s3", retry_decorator=AWSRetry.jittered_backoff())
+    result = {"changed": False, "kept": [], "deleted": [], "log": []}
     log = None
     try:
         log = pg.StepLog(module.params["log_file"], "retention")
+        result["log"] = log.lines
         pg.check_bucket(client, bucket)
         backups = [item["key"] for item in pg.list_backups(client, bucket, prefix)]
         deleted = pg.expired(backups, keep)
@@ -108,13 +95,10 @@ def main():
         log(f"{len(backups)} backups in s3://{bucket}/{prefix}, keeping the newest {keep}; {verb} {len(deleted)}")
         if deleted and not module.check_mode:
             delete(client, bucket, deleted, log)
-    except pg.BackupError as error:
-        if log:
-            log(f"FAILED: {error}")
-        module.fail_json(msg=str(error), log=log.lines if log else [])
-    except (BotoCoreError, ClientError) as error:
-        module.fail_json_aws(error, msg=f"S3 request on s3://{bucket}/{prefix} failed", log=log.lines if log else [])
-    module.exit_json(changed=bool(deleted), kept=backups[len(deleted) :], deleted=deleted, log=log.lines)
+    except (pg.BackupError, BotoCoreError, ClientError) as error:
+        pg.fail(module, error, log, result)
+    result.update(changed=bool(deleted), kept=backups[len(deleted) :], deleted=deleted)
+    module.exit_json(**result)
 
 
 def delete(client, bucket, keys, log):

@@ -33,16 +33,6 @@ options:
       - The password is given to C(pg_dump) through its environment, never on a command line.
     type: str
     required: true
-  bucket:
-    description:
-      - The S3 bucket of the backups.
-    type: str
-    required: true
-  prefix:
-    description:
-      - Key prefix of the backups, for example V(postgres/). Empty or ending with C(/).
-    type: str
-    default: postgres/
   format:
     description:
       - V(plain) (SQL, gzip-compressed here) or V(custom) (C(pg_dump -Fc)).
@@ -65,17 +55,11 @@ options:
       - Parts uploaded at the same time, 1 to 32.
     type: int
     default: 4
-  pg_bindir:
-    description:
-      - Directory of C(pg_dump) and C(psql), for example V(/usr/lib/postgresql/18/bin). Found on PATH when not set.
-    type: path
-  log_file:
-    description:
-      - A file the steps are appended to, with their timestamps. Its directory must be writable.
-    type: path
 notes:
   - In check mode the connection, the versions and the bucket are checked and nothing is dumped or uploaded.
 extends_documentation_fragment:
+  - sage.infra.postgres_backup
+  - sage.infra.postgres_backup.client
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -160,15 +144,13 @@ def validate(params):
 
 def main():
     argument_spec = {
+        **pg.BACKUP_ARGUMENTS,
+        **pg.CLIENT_ARGUMENTS,
         "database_url": {"type": "str", "required": True, "no_log": True},
-        "bucket": {"type": "str", "required": True},
-        "prefix": {"type": "str", "default": "postgres/"},
         "format": {"type": "str", "choices": ["plain", "custom"], "default": "plain"},
         "compress_level": {"type": "int", "default": 6},
         "part_size_mb": {"type": "int", "default": 16},
         "concurrency": {"type": "int", "default": 4},
-        "pg_bindir": {"type": "path"},
-        "log_file": {"type": "path"},
     }
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
@@ -195,11 +177,12 @@ def main():
             module.exit_json(**result)
         # the transfer manager retries each part itself; a retry wrapper must not replay a consumed stream
         transfer = module.client("s3")
-        written = pg.stream_backup(
+        written = pg.take_backup(
             transfer,
             params["bucket"],
             key,
             env,
+            version,
             fmt=params["format"],
             compress_level=params["compress_level"],
             part_size=params["part_size_mb"] * pg.MiB,
@@ -207,20 +190,13 @@ def main():
             bindir=params["pg_bindir"],
             log=log,
         )
-        final = pg.finalize(transfer, params["bucket"], written, version, log=log)
-    except pg.BackupError as error:
-        if log:
-            log(f"FAILED: {error}")
-        module.fail_json(msg=str(error), **result)
-    except (BotoCoreError, ClientError) as error:
-        if log:
-            log(f"FAILED: {error}")
-        module.fail_json_aws(error, msg=f"S3 request on bucket {params['bucket']} failed", **result)
+    except (pg.BackupError, BotoCoreError, ClientError) as error:
+        pg.fail(module, error, log, result)
     seconds = written["seconds"] or 0.001
     result.update(
         changed=True,
-        key=final["key"],
-        version_id=final["version_id"],
+        key=written["key"],
+        version_id=written["version_id"],
         bytes=written["bytes"],
         dump_bytes=written["dump_bytes"],
         sha256=written["sha256"],

@@ -47,16 +47,6 @@ options:
       - Seconds the command may run before it is stopped (and the database restored).
     type: int
     default: 1800
-  bucket:
-    description:
-      - The S3 bucket of the backups.
-    type: str
-    required: true
-  prefix:
-    description:
-      - Key prefix of the backups. Empty or ending with C(/).
-    type: str
-    default: postgres/
   compress_level:
     description:
       - gzip level of the backup, 0 to 9.
@@ -67,19 +57,13 @@ options:
       - The advisory lock's key (a 64-bit integer) that two migrations of the same database share.
     type: int
     default: 7242024
-  pg_bindir:
-    description:
-      - Directory of C(pg_dump) and C(psql). Found on PATH when not set.
-    type: path
-  log_file:
-    description:
-      - A file the steps are appended to, with their timestamps.
-    type: path
 notes:
   - In check mode the connection, the versions, the bucket and the lock are checked, and the module reports
     the backup it would take and the command it would run, changing nothing.
   - The backup is in the plain format, so that the database after a rollback can be compared with it.
 extends_documentation_fragment:
+  - sage.infra.postgres_backup
+  - sage.infra.postgres_backup.client
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -167,17 +151,15 @@ def _connect(env):
 
 def main():
     argument_spec = {
+        **pg.BACKUP_ARGUMENTS,
+        **pg.CLIENT_ARGUMENTS,
         "database_url": {"type": "str", "required": True, "no_log": True},
         "command": {"type": "str", "default": "npx prisma migrate deploy"},
         "chdir": {"type": "path"},
         "environment": {"type": "dict", "default": {}},
         "timeout": {"type": "int", "default": 1800},
-        "bucket": {"type": "str", "required": True},
-        "prefix": {"type": "str", "default": "postgres/"},
         "compress_level": {"type": "int", "default": 6},
         "lock_key": {"type": "int", "default": 7242024, "no_log": False},
-        "pg_bindir": {"type": "path"},
-        "log_file": {"type": "path"},
     }
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
@@ -203,16 +185,16 @@ def main():
             log(f"check mode: would back up to s3://{params['bucket']}/{key}, then run: {params['command']}")
             module.exit_json(**result)
         transfer = module.client("s3")
-        written = pg.stream_backup(
+        written = pg.take_backup(
             transfer,
             params["bucket"],
             key,
             env,
+            version,
             compress_level=params["compress_level"],
             bindir=params["pg_bindir"],
             log=log,
         )
-        pg.finalize(transfer, params["bucket"], written, version, log=log)
         result.update(backup=key, changed=True)
         log(f"running: {params['command']}")
         environment = {
@@ -249,14 +231,8 @@ def main():
             f"backup s3://{params['bucket']}/{key}",
             **result,
         )
-    except pg.BackupError as error:
-        if log:
-            log(f"FAILED: {error}")
-        module.fail_json(msg=str(error), **result)
-    except (BotoCoreError, ClientError) as error:
-        if log:
-            log(f"FAILED: {error}")
-        module.fail_json_aws(error, msg=f"S3 request on bucket {params['bucket']} failed", **result)
+    except (pg.BackupError, BotoCoreError, ClientError) as error:
+        pg.fail(module, error, log, result)
     finally:
         if session is not None:
             session.close()

@@ -26,16 +26,6 @@ options:
       - The target database, as C(postgresql://user:password@host:port/database).
     type: str
     required: true
-  bucket:
-    description:
-      - The S3 bucket of the backups.
-    type: str
-    required: true
-  prefix:
-    description:
-      - Key prefix of the backups. Empty or ending with C(/).
-    type: str
-    default: postgres/
   backup:
     description:
       - The backup to restore, by name (V(backup_20261129_120000.sql.gz)) or key. The newest when not set.
@@ -50,17 +40,11 @@ options:
       - Whether to create the target database when it does not exist.
     type: bool
     default: true
-  pg_bindir:
-    description:
-      - Directory of C(psql) and C(pg_restore). Found on PATH when not set.
-    type: path
-  log_file:
-    description:
-      - A file the steps are appended to, with their timestamps.
-    type: path
 notes:
   - In check mode the backup is found and its checksum verified, the target is checked, and nothing is restored.
 extends_documentation_fragment:
+  - sage.infra.postgres_backup
+  - sage.infra.postgres_backup.client
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -118,14 +102,12 @@ def choose(client, bucket, prefix, wanted):
 
 def main():
     argument_spec = {
+        **pg.BACKUP_ARGUMENTS,
+        **pg.CLIENT_ARGUMENTS,
         "database_url": {"type": "str", "required": True, "no_log": True},
-        "bucket": {"type": "str", "required": True},
-        "prefix": {"type": "str", "default": "postgres/"},
         "backup": {"type": "str"},
         "replace": {"type": "bool", "default": False},
         "create_database": {"type": "bool", "default": True},
-        "pg_bindir": {"type": "path"},
-        "log_file": {"type": "path"},
     }
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
@@ -169,14 +151,8 @@ def main():
             bindir=params["pg_bindir"],
             log=log,
         )
-    except pg.BackupError as error:
-        if log:
-            log(f"FAILED: {error}")
-        module.fail_json(msg=str(error), **result)
-    except (BotoCoreError, ClientError) as error:
-        if log:
-            log(f"FAILED: {error}")
-        module.fail_json_aws(error, msg=f"S3 request on bucket {params['bucket']} failed", **result)
+    except (pg.BackupError, BotoCoreError, ClientError) as error:
+        pg.fail(module, error, log, result)
     result["changed"] = True
     module.exit_json(**result)
 
