@@ -263,3 +263,16 @@ def sample_database(postgres):
     postgres.create_database(name)
     postgres.psql(SAMPLE_SQL, name)
     return name
+
+
+@pytest.fixture
+def s3(monkeypatch, fake_aws_credentials):
+    """moto's S3 in us-east-1 with the backup tests' bucket, sage-backups-test."""
+    import boto3
+    from moto import mock_aws
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket="sage-backups-test")
+        yield client

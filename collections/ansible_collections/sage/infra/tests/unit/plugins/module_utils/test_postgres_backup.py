@@ -10,13 +10,11 @@ import random
 import re
 import stat
 
-import boto3
 import pytest
 from ansible_collections.sage.infra.plugins.module_utils import postgres_backup as pg
-from moto import mock_aws
 
 REGION = "us-east-1"
-BUCKET = "sage-backups-test"
+BUCKET = "sage-backups-test"  # made by the s3 fixture of conftest.py
 PREFIX = "postgres/"
 UTC = datetime.timezone.utc  # noqa: UP017 - the same spelling as the module_utils
 
@@ -40,15 +38,6 @@ class ShortReads(io.RawIOBase):
         self.position += len(chunk)
         self.sizes.append(len(chunk))
         return chunk
-
-
-@pytest.fixture
-def s3(monkeypatch, fake_aws_credentials):
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    with mock_aws():
-        client = boto3.client("s3", region_name=REGION)
-        client.create_bucket(Bucket=BUCKET)
-        yield client
 
 
 def sample_bytes(size, seed=1):

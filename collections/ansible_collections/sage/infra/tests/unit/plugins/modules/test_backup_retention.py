@@ -1,13 +1,11 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Unit tests for sage.infra.backup_retention, run against moto in-process."""
 
-import boto3
 import pytest
 from ansible_collections.sage.infra.plugins.modules import backup_retention
-from moto import mock_aws
 
 REGION = "us-east-1"
-BUCKET = "sage-backups-test"
+BUCKET = "sage-backups-test"  # made by the s3 fixture of conftest.py
 # written in this order: the newest by name is not the newest by LastModified
 BACKUPS = [
     "postgres/backup_20261105_020000.sql.gz",
@@ -28,14 +26,10 @@ MUTATING = ("DeleteObject", "DeleteObjects", "PutObject", "CopyObject")
 
 
 @pytest.fixture
-def s3(monkeypatch, fake_aws_credentials):
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    with mock_aws():
-        client = boto3.client("s3", region_name=REGION)
-        client.create_bucket(Bucket=BUCKET)
-        for key in BACKUPS + OTHERS:
-            client.put_object(Bucket=BUCKET, Key=key, Body=key.encode())
-        yield client
+def s3(s3):
+    for key in BACKUPS + OTHERS:
+        s3.put_object(Bucket=BUCKET, Key=key, Body=key.encode())
+    return s3
 
 
 @pytest.fixture

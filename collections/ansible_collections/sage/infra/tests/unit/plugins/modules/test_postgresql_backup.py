@@ -9,26 +9,15 @@ import shutil
 import socket
 import stat
 
-import boto3
 import botocore.client
 import pytest
 from ansible_collections.sage.infra.plugins.module_utils import postgres_backup as pg
 from ansible_collections.sage.infra.plugins.modules import postgresql_backup
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
 REGION = "us-east-1"
-BUCKET = "sage-backups-test"
+BUCKET = "sage-backups-test"  # made by the s3 fixture of conftest.py
 RESTRICT = re.compile(rb"^\\(un)?restrict .*\n", re.M)
-
-
-@pytest.fixture
-def s3(monkeypatch, fake_aws_credentials):
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    with mock_aws():
-        client = boto3.client("s3", region_name=REGION)
-        client.create_bucket(Bucket=BUCKET)
-        yield client
 
 
 @pytest.fixture

@@ -8,24 +8,13 @@ import os
 import re
 import time
 
-import boto3
 import psycopg
 import pytest
 from ansible_collections.sage.infra.plugins.modules import postgresql_migrate
-from moto import mock_aws
 
 REGION = "us-east-1"
-BUCKET = "sage-backups-test"
+BUCKET = "sage-backups-test"  # made by the s3 fixture of conftest.py
 LOCK_KEY = 7242024  # the module's default
-
-
-@pytest.fixture
-def s3(monkeypatch, fake_aws_credentials):
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    with mock_aws():
-        client = boto3.client("s3", region_name=REGION)
-        client.create_bucket(Bucket=BUCKET)
-        yield client
 
 
 @pytest.fixture

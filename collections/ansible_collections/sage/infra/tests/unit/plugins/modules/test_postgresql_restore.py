@@ -16,16 +16,7 @@ from ansible_collections.sage.infra.plugins.modules import postgresql_backup, po
 from moto import mock_aws
 
 REGION = "us-east-1"
-BUCKET = "sage-backups-test"
-
-
-@pytest.fixture
-def s3(monkeypatch, fake_aws_credentials):
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    with mock_aws():
-        client = boto3.client("s3", region_name=REGION)
-        client.create_bucket(Bucket=BUCKET)
-        yield client
+BUCKET = "sage-backups-test"  # made by the s3 fixture of conftest.py
 
 
 @pytest.fixture(autouse=True)
