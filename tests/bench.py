@@ -112,6 +112,24 @@ def timed(emulator, *args):
     return time.monotonic() - start, run, emulator.calls()
 
 
+def monitoring_resources(client) -> dict[str, int]:
+    cloudwatch, sns = client("cloudwatch"), client("sns")
+    topics = [t["TopicArn"] for t in sns.list_topics()["Topics"]]
+    return {
+        "alarms": len(cloudwatch.describe_alarms(AlarmNamePrefix="sage-")["MetricAlarms"]),
+        "dashboard": len(cloudwatch.list_dashboards(DashboardNamePrefix="sage-")["DashboardEntries"]),
+        "SNS topic + subscription": len(topics)
+        + sum(len(sns.list_subscriptions_by_topic(TopicArn=t)["Subscriptions"]) for t in topics),
+        "Lambda + permission + DLQ": len(client("lambda").list_functions()["Functions"])
+        + len(client("sqs").list_queues().get("QueueUrls", []))
+        + sum(
+            len(json.loads(client("lambda").get_policy(FunctionName=f["FunctionName"])["Policy"])["Statement"])
+            for f in client("lambda").list_functions()["Functions"]
+        ),
+        "backup bucket": len([b for b in client("s3").list_buckets()["Buckets"] if b["Name"].startswith("sage-")]),
+    }
+
+
 def main() -> None:
     print(f"machine: {os.cpu_count()} cores; site.yml on inventories/local against the AWS emulator\n")
     with emulator_harness.running() as emulator:
@@ -144,20 +162,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-
-
-def monitoring_resources(client) -> dict[str, int]:
-    cloudwatch, sns = client("cloudwatch"), client("sns")
-    topics = [t["TopicArn"] for t in sns.list_topics()["Topics"]]
-    return {
-        "alarms": len(cloudwatch.describe_alarms(AlarmNamePrefix="sage-")["MetricAlarms"]),
-        "dashboard": len(cloudwatch.list_dashboards(DashboardNamePrefix="sage-")["DashboardEntries"]),
-        "SNS topic + subscription": len(topics)
-        + sum(len(sns.list_subscriptions_by_topic(TopicArn=t)["Subscriptions"]) for t in topics),
-        "Lambda + permission + DLQ": len(client("lambda").list_functions()["Functions"])
-        + len(client("sqs").list_queues().get("QueueUrls", []))
-        + sum(
-            len(json.loads(client("lambda").get_policy(FunctionName=f["FunctionName"])["Policy"])["Statement"])
-            for f in client("lambda").list_functions()["Functions"]
-        ),
-    }
