@@ -12,6 +12,7 @@ PROD_SHAPE = {
     "database_multi_az": True,
     "cache_num_nodes": 2,
     "ecs_alb_deletion_protection": True,
+    "database_deletion_protection": True,
 }
 
 
@@ -86,19 +87,39 @@ def test_rerun_of_the_prod_shape_changes_nothing(empty):
     assert run_playbook("site.yml", empty.endpoint, extra_vars=PROD_SHAPE).assert_ok().changed == 0
 
 
-def test_teardown_respects_the_load_balancers_deletion_protection(empty):
+def test_teardown_respects_deletion_protection_before_removing_anything(empty, aws):
+    (db,) = aws("rds").describe_db_instances(DBInstanceIdentifier="sage-postgres")["DBInstances"]
+    assert db["DeletionProtection"]
     empty.reset_calls()
     refused = run_playbook("playbooks/teardown.yml", empty.endpoint, extra_vars=PROD_SHAPE)
     assert refused.returncode != 0
     assert "The load balancer sage-alb has deletion protection on" in refused.output, refused.output[-3000:]
     assert empty.mutating_calls() == []
 
+    # Someone turned the load balancer's protection off by hand: the database's still stops the teardown.
+    elbv2 = aws("elbv2")
+    (alb,) = elbv2.describe_load_balancers(Names=["sage-alb"])["LoadBalancers"]
+    attribute = {"Key": "deletion_protection.enabled", "Value": "false"}
+    elbv2.modify_load_balancer_attributes(LoadBalancerArn=alb["LoadBalancerArn"], Attributes=[attribute])
+    empty.reset_calls()
+    refused = run_playbook("playbooks/teardown.yml", empty.endpoint, extra_vars=PROD_SHAPE)
+    assert refused.returncode != 0
+    assert "The database sage-postgres has deletion protection on" in refused.output, refused.output[-3000:]
+    assert empty.mutating_calls() == []
+
 
 def test_removal_leaves_nothing_and_is_idempotent(empty, aws):
-    unprotected = {**PROD_SHAPE, "ecs_alb_deletion_protection": False}
+    unprotected = {
+        **PROD_SHAPE,
+        "ecs_alb_deletion_protection": False,
+        "database_deletion_protection": False,
+        "database_final_snapshot": True,
+    }
     assert run_playbook("site.yml", empty.endpoint, extra_vars=unprotected).assert_ok().changed == 1
     first = run_playbook("playbooks/teardown.yml", empty.endpoint, extra_vars=unprotected).assert_ok()
     assert first.changed > 0
+    (snapshot,) = aws("rds").describe_db_snapshots(DBInstanceIdentifier="sage-postgres")["DBSnapshots"]
+    assert snapshot["DBSnapshotIdentifier"].startswith("sage-postgres-final-"), "the final snapshot prod asks for"
     ec2 = aws("ec2")
     assert stack_vpcs(aws) == []
     assert [n for n in ec2.describe_nat_gateways()["NatGateways"] if n["State"] != "deleted"] == []
