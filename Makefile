@@ -8,7 +8,7 @@ export ANSIBLE_FORCE_COLOR ?= 0
 EMULATOR_PORT ?= 5000
 EMULATOR_URL := http://127.0.0.1:$(EMULATOR_PORT)
 
-.PHONY: help venv system-deps emulator emulator-stop demo test lint unit lambdas integration sanity bench clean
+.PHONY: help venv system-deps emulator emulator-stop demo test lint unit lambdas docs integration sanity bench clean
 
 help:
 	@echo "make demo   - provision the stack on a local AWS emulator and print its outputs"
@@ -73,10 +73,13 @@ unit: venv
 lambdas: venv
 	python -m pytest -q tests/lambdas
 
-integration: venv system-deps
-	python -m pytest -q tests/integration
+docs: venv
+	python -m pytest -q tests/test_docs.py
 
-test: lint sanity unit lambdas integration
+integration: venv system-deps
+	python -m pytest -q --durations=25 tests/integration
+
+test: lint sanity unit lambdas docs integration
 
 bench: venv
 	python -m tests.bench

@@ -3,10 +3,10 @@
 # Extra arguments go to ansible-test, e.g. `scripts/sanity.sh --test pylint -v`.
 # Setup (venv requirements, dependency collections, pip bootstrap) is done by scripts/ansible-test.sh.
 #
-# Every default sanity test runs; none is skipped. changelog, pslint, shellcheck and empty-init report
-# "No tests applicable" because the collection has no changelog fragments, PowerShell or shell files, nor
-# empty __init__.py files yet. The same runs would need antsibull-changelog (installed by ansible-test
-# from PyPI), pwsh, and the shellcheck binary (apt-get install shellcheck) once such files are added.
+# Every default sanity test runs; none is skipped. pslint, shellcheck and empty-init report "No tests
+# applicable": the collection has no PowerShell or shell files nor empty __init__.py files. changelog lints
+# changelogs/fragments with the antsibull-changelog ansible-test installs from PyPI into its own venv; pslint
+# and shellcheck would need pwsh and the shellcheck binary once such files are added.
 set -euo pipefail
 
 exec "$(dirname "$0")/ansible-test.sh" sanity --python 3.11 "$@"

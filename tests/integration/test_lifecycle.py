@@ -164,5 +164,12 @@ def test_removal_leaves_nothing_and_is_idempotent(empty, aws):
     buckets = [b["Name"] for b in aws("s3").list_buckets()["Buckets"]]
     assert "sage-backups" not in buckets, "an empty backup bucket is removed"
 
+    # Whatever the listings above do not name: nothing tagged by the stack is left but what is kept on purpose.
+    tagged = aws("resourcegroupstaggingapi").get_resources(TagFilters=[{"Key": "ManagedBy", "Values": ["ansible"]}])
+    kept = (":snapshot:sage-postgres-final-", ":secret:sage/")
+    assert [
+        m["ResourceARN"] for m in tagged["ResourceTagMappingList"] if not any(k in m["ResourceARN"] for k in kept)
+    ] == []
+
     second = run_playbook("playbooks/teardown.yml", empty.endpoint, extra_vars=unprotected).assert_ok()
     assert second.changed == 0, second.output
