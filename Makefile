@@ -6,6 +6,8 @@ BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_FORCE_COLOR ?= 0
 EMULATOR_PORT ?= 5000
+# Integration test workers (pytest-xdist), each with its own emulator: the machine has 2 cores.
+TEST_WORKERS ?= 2
 EMULATOR_URL := http://127.0.0.1:$(EMULATOR_PORT)
 
 .PHONY: help venv system-deps emulator emulator-stop demo test lint unit lambdas docs integration sanity bench clean
@@ -77,13 +79,14 @@ docs: venv
 	python -m pytest -q tests/test_docs.py
 
 integration: venv system-deps
-	python -m pytest -q --durations=25 tests/integration
+	python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup --durations=25 tests/integration
 
 test: lint sanity unit lambdas docs integration
 
 bench: venv
 	python -m tests.bench
 	python -m tests.bench_backup
+	python -m tests.bench_timing
 
 clean: emulator-stop
 	rm -rf $(VENV) .emulator .pytest_cache .ruff_cache

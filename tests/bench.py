@@ -1,24 +1,77 @@
 """`make bench`: what a user waits for and what it costs in AWS API calls, on the local emulator.
 
-Figures: wall time of a full converge of site.yml from empty, of a no-op re-run and of a check-mode
-run; AWS API calls each makes (counted at the emulator) and per managed resource; the slowest tasks.
+Figures: where a task's time goes (controller, running a module, importing boto3, the API call); wall time
+of a full converge of site.yml from empty, of a no-op re-run and of a check-mode run; AWS API calls each
+makes (counted at the emulator), per managed resource, per action and per task; the slowest tasks.
 """
 
 from __future__ import annotations
 
 import collections
+import itertools
 import json
 import os
-import re
+import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import boto3
 
 from tests.harness import emulator as emulator_harness
 from tests.harness.ecr import push_image
-from tests.harness.playbook import run_playbook
+from tests.harness.playbook import ROOT, run_playbook
 
-PROFILE_LINE = re.compile(r"^(?P<task>.+?) -+ (?P<seconds>\d+\.\d+)s$", re.MULTILINE)
+# A callback that notes, when each task starts, the time and how many calls the emulator has recorded:
+# the calls between two marks are the task's (localhost runs one task at a time; the calls of a background
+# job, the cache's creation or update, count to the tasks that run meanwhile).
+RECORDER = """
+import json, os, time, urllib.request
+from ansible.plugins.callback import CallbackBase
+
+class CallbackModule(CallbackBase):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "aggregate"
+    CALLBACK_NAME = "sage_bench"
+    CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self):
+        super().__init__()
+        self.marks = []
+
+    def mark(self, name):
+        with urllib.request.urlopen(os.environ["AWS_ENDPOINT_URL"] + "/_sage/calls") as response:
+            self.marks.append([name, time.monotonic(), len(json.load(response))])
+
+    def v2_playbook_on_task_start(self, task, is_conditional):
+        self.mark(task.get_name())
+
+    def v2_playbook_on_stats(self, stats):
+        self.mark("(end)")
+        with open(os.environ["SAGE_BENCH_MARKS"], "w") as out:
+            json.dump(self.marks, out)
+"""
+
+# Twenty runs each of: a task that runs no module; the smallest module; an AWS module making one call.
+OVERHEAD_PLAYBOOK = """
+- name: Per-task overhead
+  hosts: localhost
+  gather_facts: false
+  module_defaults:
+    group/sage.infra.aws: "{{ sage_aws_connection }}"
+  tasks:
+    - name: controller
+      ansible.builtin.debug: {msg: "{{ item }}"}
+      loop: "{{ range(20) | list }}"
+    - name: module
+      ansible.builtin.ping:
+      loop: "{{ range(20) | list }}"
+    - name: aws
+      sage.infra.cloudwatch_metric_alarm: {name: sage-bench-none, state: absent}
+      loop: "{{ range(20) | list }}"
+"""
 
 
 def aws_client(endpoint: str, service: str):
@@ -103,13 +156,69 @@ def compute_resources(client) -> dict[str, int]:
     }
 
 
-def timed(emulator, *args):
+def timed(emulator, *args, playbook="site.yml"):
+    """(wall seconds, the run, the calls, [(task, seconds, its calls)]) of one ansible-playbook run."""
     emulator.reset_calls()
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "sage_bench.py").write_text(RECORDER)
+        marks_file = Path(tmp, "marks.json")
+        recorder = {
+            "ANSIBLE_CALLBACK_PLUGINS": tmp,
+            "ANSIBLE_CALLBACKS_ENABLED": "sage_bench",
+            "SAGE_BENCH_MARKS": str(marks_file),
+        }
+        start = time.monotonic()
+        run = run_playbook(playbook, emulator.endpoint, *args, env=recorder).assert_ok()
+        wall = time.monotonic() - start
+        marks = json.loads(marks_file.read_text())
+    calls = emulator.calls()
+    tasks = [
+        (name, end - begin, calls[first:last]) for (name, begin, first), (_, end, last) in itertools.pairwise(marks)
+    ]
+    return wall, run, calls, tasks
+
+
+def command_seconds(*command: str) -> float:
+    """Median wall time of five runs of a command."""
+    times = []
+    for _ in range(5):
+        start = time.monotonic()
+        subprocess.run(command, check=True, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT / "collections")))
+        times.append(time.monotonic() - start)
+    return statistics.median(times)
+
+
+def overhead(emulator) -> None:
+    """Where the time of one task goes: per task, from 20 runs of each kind."""
+    with tempfile.TemporaryDirectory() as tmp:
+        playbook = Path(tmp, "overhead.yml")
+        playbook.write_text(OVERHEAD_PLAYBOOK)
+        _, _, _, tasks = timed(emulator, playbook=str(playbook))
+    per_task = {name: seconds / 20 for name, seconds, _ in tasks}
+    cloudwatch = aws_client(emulator.endpoint, "cloudwatch")
+    cloudwatch.describe_alarms(AlarmNames=["sage-bench-none"])
     start = time.monotonic()
-    run = run_playbook(
-        "site.yml", emulator.endpoint, *args, env={"ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks"}
-    ).assert_ok()
-    return time.monotonic() - start, run, emulator.calls()
+    for _ in range(20):
+        cloudwatch.describe_alarms(AlarmNames=["sage-bench-none"])
+    api = (time.monotonic() - start) / 20
+    python = sys.executable
+    start_up = command_seconds(python, "-c", "pass")
+    basic = command_seconds(python, "-c", "import ansible.module_utils.basic")
+    aws = command_seconds(
+        python,
+        "-c",
+        "import ansible_collections.amazon.aws.plugins.module_utils.modules, boto3; boto3.client('cloudwatch', "
+        "region_name='us-west-2')",
+    )
+    print("one task, per task (20 of each):")
+    print(f"  {per_task['controller']:6.3f} s  a task that runs no module (debug): templating, callbacks")
+    print(f"  {per_task['module']:6.3f} s  the smallest module (ping): + worker fork, AnsiballZ, tmp dir, interpreter")
+    print(f"  {per_task['aws']:6.3f} s  an AWS module making one API call: + boto3, amazon.aws, client, the call")
+    print("of which, measured alone:")
+    print(f"  {start_up:6.3f} s  Python start-up")
+    print(f"  {basic - start_up:6.3f} s  importing ansible.module_utils.basic (from site-packages, compiled)")
+    print(f"  {aws - basic:6.3f} s  importing boto3 and amazon.aws module_utils, creating a client")
+    print(f"  {api:6.3f} s  one DescribeAlarms call to the emulator from a warm client\n")
 
 
 def monitoring_resources(client) -> dict[str, int]:
@@ -131,15 +240,16 @@ def monitoring_resources(client) -> dict[str, int]:
 
 
 def main() -> None:
-    print(f"machine: {os.cpu_count()} cores; site.yml on inventories/local against the AWS emulator\n")
+    print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; site.yml on inventories/local\n")
     with emulator_harness.running() as emulator:
+        overhead(emulator)
         # As in an account where CI has pushed the backend image: the service starts its task.
         ecr = aws_client(emulator.endpoint, "ecr")
         ecr.create_repository(repositoryName="sage-backend")
         push_image(ecr, "sage-backend", "latest")
-        converge_s, _, converge_calls = timed(emulator)
-        noop_s, noop, noop_calls = timed(emulator)
-        check_s, _, check_calls = timed(emulator, "--check")
+        converge_s, _, converge_calls, _ = timed(emulator)
+        noop_s, noop, noop_calls, tasks = timed(emulator)
+        check_s, _, check_calls, _ = timed(emulator, "--check")
         resources = managed_resources(emulator.endpoint)
 
     total = sum(resources.values())
@@ -151,13 +261,19 @@ def main() -> None:
     )
     print(f"\nmanaged resources: {total} ({', '.join(f'{k} {v}' for k, v in resources.items())})")
     print(f"no-op re-run: {len(noop_calls) / total:.1f} API calls per managed resource (goal: <= 2)")
-    print("\nno-op re-run, calls by action:")
-    for action, count in collections.Counter(c["action"] for c in noop_calls).most_common(8):
-        print(f"  {count:4d}  {action}")
-    tasks = sorted(((float(m["seconds"]), m["task"].strip()) for m in PROFILE_LINE.finditer(noop.output)), reverse=True)
-    print(f"\nno-op re-run, {len(tasks)} timed tasks, slowest:")
-    for seconds, task in tasks[:8]:
-        print(f"  {seconds:5.2f} s  {task}")
+    recap = noop.recap
+    print(f"no-op re-run: {len(tasks)} tasks started (ok={recap['ok']} skipped={recap['skipped']})")
+    print("\nno-op re-run, calls by service and action (the 15 most made):")
+    by_action = collections.Counter((c["service"], c["action"]) for c in noop_calls)
+    for (service, action), count in by_action.most_common(15):
+        print(f"  {count:4d}  {service:16} {action}")
+    print("\nno-op re-run, the slowest tasks (seconds, API calls):")
+    for name, seconds, calls in sorted(tasks, key=lambda task: -task[1])[:12]:
+        print(f"  {seconds:5.2f} s  {len(calls):3d}  {name}")
+    print("\nno-op re-run, the tasks making the most calls (calls: the most repeated action):")
+    for name, _, calls in sorted(tasks, key=lambda task: -len(task[2]))[:12]:
+        action, count = collections.Counter(c["action"] for c in calls).most_common(1)[0]
+        print(f"  {len(calls):3d}  {name}  ({count} {action})")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,12 @@
 """The AWS emulator used by `make demo`, the tests and `make bench`.
 
 moto's own WSGI application, wrapped in a middleware that records every AWS API call it
-answers (service and action), so tests can assert "no call was made" and benchmarks can
-count calls per run.  The record is read with ``GET /_sage/calls`` and cleared with
-``POST /_sage/calls/reset``; everything else goes to moto unchanged.
+answers (service, action, the resource it names where one of ``RESOURCE_PARAMETERS`` does, and when it
+started and ended on the emulator's ``time.monotonic`` clock), so tests can assert "no call was made" or
+"this call came after that one" and benchmarks can count calls per run.  The record is read with
+``GET /_sage/calls`` and cleared with ``POST /_sage/calls/reset``. ``/_sage/ecs/rollout`` sets how ECS
+deployments progress (moto_ecs), ``/_sage/timing`` how long NAT gateways, RDS and Valkey take to become
+available (moto_timing); everything else goes to moto unchanged.
 
 Command line::
 
@@ -28,6 +31,7 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
+from tests.harness import moto_timing
 from tests.harness.net import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,6 +80,10 @@ MUTATING_PREFIXES = (
 )
 
 
+# Request parameters that name the resource a call is about (the first one present is recorded).
+RESOURCE_PARAMETERS = ("SecretId", "Name", "DBInstanceIdentifier", "ReplicationGroupId", "NatGatewayId")
+
+
 def is_mutating(action: str) -> bool:
     return action.startswith(MUTATING_PREFIXES)
 
@@ -94,11 +102,19 @@ class CallRecorder:
             return self._serve_record(environ, start_response, path)
         if path == "/_sage/ecs/rollout" and environ["REQUEST_METHOD"] == "POST":
             return self._configure_rollout(environ, start_response)
+        if path.startswith("/_sage/timing"):
+            return self._serve_timing(environ, start_response, path)
         call = self._identify(environ)
-        if call:
+        if not call:
+            return self.app(environ, start_response)
+        call["start"] = time.monotonic()
+        try:
+            return self.app(environ, start_response)  # moto has computed its whole answer when this returns
+        finally:
+            # Recorded once answered: a call's "end" precedes the "start" of any call made because of its answer.
+            call["end"] = time.monotonic()
             with self.lock:
                 self.calls.append(call)
-        return self.app(environ, start_response)
 
     def _serve_record(self, environ, start_response, path):
         if path.endswith("/reset") and environ["REQUEST_METHOD"] == "POST":
@@ -123,24 +139,57 @@ class CallRecorder:
         return [b"{}"]
 
     @staticmethod
-    def _identify(environ) -> dict[str, str] | None:
+    def _serve_timing(environ, start_response, path):
+        """How long new NAT gateways, RDS instances and Valkey groups take: {"nat": s, "rds": s, ...} (moto_timing)."""
+        if environ["REQUEST_METHOD"] == "POST":
+            if path.endswith("/reset"):
+                moto_timing.reset()
+            else:
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+                try:
+                    moto_timing.configure(**json.loads(environ["wsgi.input"].read(length) or b"{}"))
+                except (TypeError, ValueError) as error:
+                    start_response("400 Bad Request", [("Content-Type", "application/json")])
+                    return [json.dumps({"error": str(error)}).encode()]
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [json.dumps(moto_timing.state()).encode()]
+
+    @staticmethod
+    def _body(environ) -> bytes:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length)
+        environ["wsgi.input"] = io.BytesIO(body)
+        return body
+
+    @classmethod
+    def _identify(cls, environ) -> dict[str, str] | None:
         auth = environ.get("HTTP_AUTHORIZATION", "")
         scope = _CREDENTIAL_SCOPE.search(auth)
         if not scope:
             return None
         service = scope.group(1)
+        content_type = environ.get("CONTENT_TYPE", "")
         target = environ.get("HTTP_X_AMZ_TARGET")
+        params = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
         if target:
-            return {"service": service, "action": target.rsplit(".", 1)[-1]}
-        action = urllib.parse.parse_qs(environ.get("QUERY_STRING", "")).get("Action", [""])[0]
-        if not action and "form-urlencoded" in environ.get("CONTENT_TYPE", ""):
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-            body = environ["wsgi.input"].read(length)
-            environ["wsgi.input"] = io.BytesIO(body)
-            action = urllib.parse.parse_qs(body.decode("utf-8", "replace")).get("Action", [""])[0]
-        if not action:  # REST protocols (S3, Lambda ...): method and path
-            action = f"{environ['REQUEST_METHOD']} {environ.get('PATH_INFO', '/')}"
-        return {"service": service, "action": action}
+            action = target.rsplit(".", 1)[-1]
+            if "json" in content_type:
+                try:
+                    document = json.loads(cls._body(environ) or b"{}")
+                except ValueError:
+                    document = None
+                if isinstance(document, dict):
+                    params = {key: [value] for key, value in document.items()}
+        else:
+            if "Action" not in params and "form-urlencoded" in content_type:
+                params = urllib.parse.parse_qs(cls._body(environ).decode("utf-8", "replace"))
+            # REST protocols (S3, Lambda ...): method and path
+            action = params.get("Action", [""])[0] or f"{environ['REQUEST_METHOD']} {environ.get('PATH_INFO', '/')}"
+        call = {"service": service, "action": action}
+        named = [params[key][0] for key in RESOURCE_PARAMETERS if isinstance(params.get(key, [None])[0], str)]
+        if named:
+            call["resource"] = named[0]
+        return call
 
 
 # A few of the engine defaults RDS gives every new postgres parameter group (moto gives none,
@@ -237,6 +286,9 @@ def patch_moto_gaps() -> None:
     from ansible_collections.sage.infra.tests.unit import moto_ecs
 
     moto_ecs.patch_moto_gaps()
+
+    # NAT gateways, RDS instances and Valkey groups that take time to become available, as on AWS.
+    moto_timing.patch_moto()
 
     # AWS returns {"Return": true}; moto an empty body, which amazon.aws.ec2_security_group reads.
     for name in ("update_security_group_rule_descriptions_ingress", "update_security_group_rule_descriptions_egress"):
@@ -361,13 +413,27 @@ class Emulator:
         with urllib.request.urlopen(request, timeout=30):
             pass
 
+    def configure_timing(self, **seconds: float) -> dict:
+        """How long new resources take to become available, in seconds per kind of moto_timing.KINDS
+        (nat, rds, valkey, modify; 0 = at once). Kinds not given keep their setting."""
+        body = json.dumps(seconds).encode()
+        request = urllib.request.Request(f"{self.endpoint}/_sage/timing", data=body, method="POST")
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())["seconds"]
+
+    def timing(self) -> dict:
+        """The delays and the delayed resources: {"seconds": {...}, "resources": [{kind, id, status, start, ...}]}."""
+        with urllib.request.urlopen(f"{self.endpoint}/_sage/timing", timeout=30) as response:
+            return json.loads(response.read())
+
     def reset_calls(self) -> None:
         self._post("/_sage/calls/reset")
 
     def reset_state(self) -> None:
-        """Forget every AWS resource (moto's reset) and the call record."""
+        """Forget every AWS resource (moto's reset), the call record and the delays."""
         self._post("/moto-api/reset")
         self.configure_rollout(seconds=1.0, failing_images=[])
+        self._post("/_sage/timing/reset")
         self.reset_calls()
         self.generation += 1
 

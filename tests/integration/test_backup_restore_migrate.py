@@ -75,10 +75,12 @@ def test_restore_drill_gives_back_the_same_database(emulator, postgres, bucket, 
     restore = run_playbook(
         "playbooks/restore.yml",
         emulator.endpoint,
+        "-vvv",
         extra_vars={**settings(postgres, tmp_path), "restore_target_database": "app_drill"},
     )
     restore.assert_ok()
     assert "checksum verified" in restore.output
+    assert postgres.password not in restore.output
     assert postgres.dump("app_drill") == postgres.dump("app")
 
 
@@ -236,7 +238,7 @@ def test_a_failing_migration_is_rolled_back_and_verified(emulator, postgres, buc
         "CREATE TABLE notes (id serial PRIMARY KEY, body text); INSERT INTO notes (body) VALUES ('kept')", "mig_fail"
     )
     before = postgres.dump("mig_fail")
-    run = migrate(emulator, postgres, migrations, "half.sql", database="mig_fail")
+    run = migrate(emulator, postgres, migrations, "half.sql", "-vvv", database="mig_fail")
     assert run.returncode != 0
     assert "migration failed (exit 3" in run.output and "division by zero" in run.output
     assert "is back to its state before the migration (verified: same dump)" in run.output, run.output[-4000:]

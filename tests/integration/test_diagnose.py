@@ -101,11 +101,12 @@ def test_incident_is_diagnosed_with_evidence_and_fixes(emulator, incident, tmp_p
     run = run_playbook(
         "playbooks/diagnose.yml",
         emulator.endpoint,
+        "-vvv",
         extra_vars={"diagnose_window_minutes": 30, "diagnose_report_file": str(report)},
     ).assert_ok()
     assert run.changed == 0
     assert emulator.mutating_calls() == []
-    assert SECRET not in run.output
+    assert SECRET not in run.output and SECRET not in report.read_text(), "masked in samples, even at -vvv"
     assert "1. [CRITICAL] Database connection pool exhausted (db_connections_exhausted)" in run.output
 
     result = json.loads(report.read_text())

@@ -152,6 +152,7 @@ def test_a_deploy_can_invalidate_cached_ai_responses_and_tell_the_business_chann
             run = run_playbook(
                 "playbooks/deploy.yml",
                 emulator.endpoint,
+                "-vvv",
                 extra_vars={"image_tag": "good-3", "ecs_deploy_invalidate_cache_patterns": ["ai:response:*"], **NOTIFY},
             ).assert_ok()
         finally:

@@ -8,11 +8,11 @@ DOCUMENTATION = r"""
 ---
 module: cloudwatch_metric_alarm
 version_added: 0.1.0
-short_description: Manage one CloudWatch metric alarm, single-metric or metric math, idempotently
+short_description: Manage CloudWatch metric alarms, single-metric or metric math, idempotently
 description:
-  - Create, update or delete one Amazon CloudWatch metric alarm, watching either a single metric
+  - Create, update or delete an Amazon CloudWatch metric alarm, watching either a single metric
     (O(metric_name), O(namespace), O(statistic) or O(extended_statistic), O(dimensions), O(period))
-    or a metric math expression (O(metrics)).
+    or a metric math expression (O(metrics)); or several alarms in one run with O(alarms).
   - Unlike M(amazon.aws.cloudwatch_metric_alarm), the alarm C(DescribeAlarms) returns is compared with
     the desired one after normalising both (order of dimensions, queries and actions, numbers, and the
     defaults AWS fills in), so a run that changes nothing, metric math alarms included, reports no change
@@ -22,14 +22,26 @@ description:
     O(alarm_actions) is removed.
   - The options are checked before any AWS call, and a bad value fails naming the option.
   - After a C(PutMetricAlarm) call, the alarm is described again for RV(alarm).
+  - With O(alarms), one run manages many alarms with one C(DescribeAlarms) call per 100 of them (plus their
+    C(ListTagsForResource) calls), rather than one run and one C(DescribeAlarms) call each.
 author:
   - sage-infra developers (!UNKNOWN)
 options:
   name:
     description:
       - Name of the alarm, unique in the account and region.
+      - Exactly one of O(name) and O(alarms) is required.
     type: str
-    required: true
+  alarms:
+    description:
+      - Several alarms in one run, each a dict of the options of one alarm (O(name), O(state), O(description),
+        O(metric_name) ... O(tags), O(purge_tags)), checked as they are when given directly, all of them before
+        any AWS call.
+      - An option given beside O(alarms) applies to each alarm that does not set it, for example the actions
+        and the tags shared by all of them.
+      - The names must be unique in the list. Mutually exclusive with O(name).
+    type: list
+    elements: dict
   state:
     description:
       - Whether the alarm should exist.
@@ -268,16 +280,43 @@ EXAMPLES = r"""
   sage.infra.cloudwatch_metric_alarm:
     name: sage-old-alarm
     state: absent
+
+- name: Two alarms in one run, with the same actions and tags
+  sage.infra.cloudwatch_metric_alarm:
+    alarms:
+      - name: sage-rds-cpu-high
+        namespace: AWS/RDS
+        metric_name: CPUUtilization
+        dimensions: {DBInstanceIdentifier: sage-postgres}
+        statistic: Average
+        period: 300
+        evaluation_periods: 2
+        comparison_operator: GreaterThanThreshold
+        threshold: 80
+      - name: sage-old-alarm
+        state: absent
+    alarm_actions: ["{{ alerts_topic_arn }}"]
+    ok_actions: ["{{ alerts_topic_arn }}"]
+    tags:
+      app: sage
 """
 
 RETURN = r"""
+alarms:
+  description:
+    - With O(alarms), the result of each alarm, in the order of O(alarms), each as RV(alarm).
+    - With C(--diff), the diff holds the alarms that change, by name.
+  type: list
+  elements: dict
+  returned: when O(alarms) is set
+  sample: [{"alarm_name": "sage-web-cpu-high", "threshold": 80.0}]
 alarm:
   description:
     - The alarm after the run, as C(DescribeAlarms) returns it with snake_case keys, plus RV(alarm.tags).
     - In check mode, the described alarm with the desired configuration.
     - Empty when the alarm does not exist; with O(state=absent), the deleted alarm.
   type: dict
-  returned: always
+  returned: when O(name) is set
   contains:
     alarm_name:
       description: Name of the alarm.
@@ -395,8 +434,10 @@ try:
 except ImportError:
     pass  # caught by AnsibleAWSModule
 
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 from ansible.module_utils.common.text.converters import to_text
+from ansible.module_utils.errors import UnsupportedError
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
@@ -405,7 +446,6 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
     boto3_tag_list_to_ansible_dict,
     compare_aws_tags,
 )
-from ansible_collections.sage.infra.plugins.module_utils.state import exit_for_state
 
 STATISTICS = ["SampleCount", "Average", "Sum", "Minimum", "Maximum"]
 THRESHOLD_OPERATORS = [
@@ -811,23 +851,36 @@ def call(module, client, action, failure, **kwargs):
         module.fail_json_aws(e, msg=f"Failed to {failure}")
 
 
-def describe_alarm(module, client):
-    """The metric alarm named ``name``, None when there is none; fails on a composite alarm of that name."""
-    name = module.params["name"]
-    response = call(
-        module,
-        client,
-        "describe_alarms",
-        f"describe CloudWatch alarm {name}",
-        AlarmNames=[name],
-        AlarmTypes=["MetricAlarm", "CompositeAlarm"],
-    )
-    if any(alarm.get("AlarmName") == name for alarm in response.get("CompositeAlarms") or []):
-        module.fail_json(
-            msg=f"CloudWatch alarm {name} is a composite alarm; "
-            "sage.infra.cloudwatch_metric_alarm manages metric alarms only"
-        )
-    return next((alarm for alarm in response.get("MetricAlarms") or [] if alarm.get("AlarmName") == name), None)
+def describe_alarms(module, client, names):
+    """{name: metric alarm} of those of ``names`` that exist; fails on a composite alarm of one of the names."""
+    found = {}
+    for first in range(0, len(names), 100):  # DescribeAlarms takes up to 100 names
+        chunk, token = names[first : first + 100], {}
+        while True:
+            response = call(
+                module,
+                client,
+                "describe_alarms",
+                f"describe CloudWatch alarm {', '.join(chunk)}",
+                AlarmNames=chunk,
+                AlarmTypes=["MetricAlarm", "CompositeAlarm"],
+                **token,
+            )
+            composite = sorted(a["AlarmName"] for a in response.get("CompositeAlarms") or [] if a["AlarmName"] in chunk)
+            if composite:
+                module.fail_json(
+                    msg=f"CloudWatch alarm {', '.join(composite)} is a composite alarm; "
+                    "sage.infra.cloudwatch_metric_alarm manages metric alarms only"
+                )
+            found.update((a["AlarmName"], a) for a in response.get("MetricAlarms") or [] if a["AlarmName"] in chunk)
+            if not response.get("NextToken"):
+                break
+            token = {"NextToken": response["NextToken"]}
+    return found
+
+
+def describe_alarm(module, client, name):
+    return describe_alarms(module, client, [name]).get(name)
 
 
 def list_tags(module, client, arn):
@@ -846,8 +899,7 @@ def tag_changes(current, tags, purge_tags):
 # --- states ------------------------------------------------------------------------------------------------
 
 
-def ensure_present(module, client, current, metrics):
-    params = module.params
+def ensure_present(module, client, params, current, metrics):
     name, check, managed_tags = params["name"], module.check_mode, params["tags"] is not None
     desired = desired_alarm(params, metrics)
     after_view = alarm_view(desired)
@@ -857,7 +909,7 @@ def ensure_present(module, client, current, metrics):
         if not check:
             kwargs = {"Tags": ansible_dict_to_boto3_tag_list(tags)} if tags else {}
             call(module, client, "put_metric_alarm", f"create CloudWatch alarm {name}", **desired, **kwargs)
-        created = None if check else describe_alarm(module, client)
+        created = None if check else describe_alarm(module, client, name)
         result = alarm_result(created or {"AlarmArn": None, **desired}, tags if managed_tags else None)
         return True, result, {}, diff_view(after_view, tags if managed_tags else None)
 
@@ -874,7 +926,7 @@ def ensure_present(module, client, current, metrics):
         alarm = {**{k: v for k, v in current.items() if k not in CONFIG_KEYS}, **desired}
         if not check:
             call(module, client, "put_metric_alarm", f"update CloudWatch alarm {name}", **desired)
-            alarm = describe_alarm(module, client) or alarm
+            alarm = describe_alarm(module, client, name) or alarm
     if not check:
         arn = current["AlarmArn"]
         if to_unset:
@@ -887,70 +939,124 @@ def ensure_present(module, client, current, metrics):
     return changed, alarm_result(alarm, after_tags), before, after
 
 
-def ensure_absent(module, client, current, _metrics):
+def ensure_absent(module, client, params, current, _metrics):
     if current is None:
         return False, {}, {}, {}
-    name = module.params["name"]
+    name = params["name"]
     if not module.check_mode:
         call(module, client, "delete_alarms", f"delete CloudWatch alarm {name}", AlarmNames=[name])
     return True, alarm_result(current, None), diff_view(alarm_view(current), None), {}
 
 
+ALARM_OPTIONS = {
+    "name": {"type": "str", "required": True},
+    "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
+    "description": {"type": "str"},
+    "metric_name": {"type": "str"},
+    "namespace": {"type": "str"},
+    "statistic": {"type": "str", "choices": STATISTICS},
+    "extended_statistic": {"type": "str"},
+    "dimensions": {"type": "dict"},
+    "period": {"type": "int"},
+    "unit": {"type": "str", "choices": UNITS},
+    "metrics": {"type": "list", "elements": "dict"},
+    "comparison_operator": {"type": "str", "choices": THRESHOLD_OPERATORS + BAND_OPERATORS},
+    "threshold": {"type": "float"},
+    "threshold_metric_id": {"type": "str"},
+    "evaluation_periods": {"type": "int"},
+    "datapoints_to_alarm": {"type": "int"},
+    "treat_missing_data": {
+        "type": "str",
+        "default": "missing",
+        "choices": ["breaching", "notBreaching", "ignore", "missing"],
+    },
+    "evaluate_low_sample_count_percentile": {"type": "str", "choices": ["evaluate", "ignore"]},
+    "alarm_actions": {"type": "list", "elements": "str", "default": []},
+    "ok_actions": {"type": "list", "elements": "str", "default": []},
+    "insufficient_data_actions": {"type": "list", "elements": "str", "default": []},
+    "actions_enabled": {"type": "bool", "default": True},
+    "tags": {"type": "dict", "aliases": ["resource_tags"]},
+    "purge_tags": {"type": "bool", "default": True},
+}
+# The rules between the options of one alarm, checked by AnsibleModule's own validator.
+ALARM_VALIDATOR = ArgumentSpecValidator(
+    ALARM_OPTIONS,
+    mutually_exclusive=[
+        *(["metrics", option] for option in SINGLE_METRIC_OPTIONS),
+        ["statistic", "extended_statistic"],
+        ["threshold", "threshold_metric_id"],
+    ],
+    required_if=[
+        ["state", "present", ["comparison_operator", "evaluation_periods"]],
+        ["state", "present", ["metric_name", "metrics"], True],
+    ],
+    required_by={"metric_name": ["namespace", "period"]},
+)
+
+
+def checked_alarm(options, where=""):
+    """(the options of one alarm, validated with defaults applied; its cleaned metrics or None)."""
+    result = ALARM_VALIDATOR.validate(options)
+    try:
+        if result.error_messages:
+            unsupported = isinstance(result.errors[0], UnsupportedError)
+            raise InvalidOption(f"{'Unsupported parameters: ' if unsupported else ''}{result.errors.msg}")
+        params = result.validated_parameters
+        return params, validate(params) if params["state"] == "present" else None
+    except InvalidOption as e:
+        raise InvalidOption(f"{where}{e}") from e
+
+
+def checked_alarms(params):
+    """Each alarm of the run, checked: [(its options, its metrics)], one for O(name), one per item of O(alarms)."""
+    given = {key: value for key, value in params.items() if key in ALARM_OPTIONS and value is not None}
+    if params["alarms"] is None:
+        return [checked_alarm(given)]
+    alarms = []
+    for index, item in enumerate(params["alarms"]):
+        label = item.get("name") if isinstance(item, dict) else None
+        alarms.append(checked_alarm({**given, **item}, f"alarms[{index}]{f' ({label})' if label else ''}: "))
+    names = [alarm[0]["name"] for alarm in alarms]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise InvalidOption(f"alarms: the names must be unique; repeated: {', '.join(repeated)}")
+    return alarms
+
+
 def main():
     argument_spec = {
-        "name": {"type": "str", "required": True},
-        "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
-        "description": {"type": "str"},
-        "metric_name": {"type": "str"},
-        "namespace": {"type": "str"},
-        "statistic": {"type": "str", "choices": STATISTICS},
-        "extended_statistic": {"type": "str"},
-        "dimensions": {"type": "dict"},
-        "period": {"type": "int"},
-        "unit": {"type": "str", "choices": UNITS},
-        "metrics": {"type": "list", "elements": "dict"},
-        "comparison_operator": {"type": "str", "choices": THRESHOLD_OPERATORS + BAND_OPERATORS},
-        "threshold": {"type": "float"},
-        "threshold_metric_id": {"type": "str"},
-        "evaluation_periods": {"type": "int"},
-        "datapoints_to_alarm": {"type": "int"},
-        "treat_missing_data": {
-            "type": "str",
-            "default": "missing",
-            "choices": ["breaching", "notBreaching", "ignore", "missing"],
-        },
-        "evaluate_low_sample_count_percentile": {"type": "str", "choices": ["evaluate", "ignore"]},
-        "alarm_actions": {"type": "list", "elements": "str", "default": []},
-        "ok_actions": {"type": "list", "elements": "str", "default": []},
-        "insufficient_data_actions": {"type": "list", "elements": "str", "default": []},
-        "actions_enabled": {"type": "bool", "default": True},
-        "tags": {"type": "dict", "aliases": ["resource_tags"]},
-        "purge_tags": {"type": "bool", "default": True},
+        **ALARM_OPTIONS,
+        "name": {"type": "str"},
+        "alarms": {"type": "list", "elements": "dict"},
     }
     module = AnsibleAWSModule(
         argument_spec=argument_spec,
         supports_check_mode=True,
-        mutually_exclusive=[
-            *(["metrics", option] for option in SINGLE_METRIC_OPTIONS),
-            ["statistic", "extended_statistic"],
-            ["threshold", "threshold_metric_id"],
-        ],
-        required_if=[
-            ["state", "present", ["comparison_operator", "evaluation_periods"]],
-            ["state", "present", ["metric_name", "metrics"], True],
-        ],
-        required_by={"metric_name": ["namespace", "period"]},
+        mutually_exclusive=[["name", "alarms"]],
+        required_one_of=[["name", "alarms"]],
     )
-    metrics = None
-    if module.params["state"] == "present":
-        try:
-            metrics = validate(module.params)
-        except InvalidOption as e:
-            module.fail_json(msg=str(e))
+    try:
+        alarms = checked_alarms(module.params)
+    except InvalidOption as e:
+        module.fail_json(msg=str(e))
 
     client = module.client("cloudwatch", retry_decorator=AWSRetry.jittered_backoff())
-    alarm = describe_alarm(module, client)
-    exit_for_state(module, "alarm", ensure_present, ensure_absent, client, alarm, metrics)
+    current = describe_alarms(module, client, [alarm[0]["name"] for alarm in alarms])
+    outcomes = {}  # name: (changed, result, before, after)
+    for params, metrics in alarms:
+        ensure = ensure_present if params["state"] == "present" else ensure_absent
+        outcomes[params["name"]] = ensure(module, client, params, current.get(params["name"]), metrics)
+    output = {"changed": any(outcome[0] for outcome in outcomes.values())}
+    if module.params["alarms"] is None:
+        output["alarm"], before, after = outcomes[module.params["name"]][1:]
+    else:
+        output["alarms"] = [outcome[1] for outcome in outcomes.values()]
+        changes = {name: outcome for name, outcome in outcomes.items() if outcome[0]}
+        before = {name: outcome[2] for name, outcome in changes.items()}
+        after = {name: outcome[3] for name, outcome in changes.items()}
+    if module._diff:
+        output["diff"] = {"before": before, "after": after}
+    module.exit_json(**output)
 
 
 if __name__ == "__main__":

@@ -815,3 +815,84 @@ def test_high_resolution_periods_are_accepted(run, aws):
     assert run(**{**CPU, "period": 10})["changed"] is True
     assert described(aws)["Period"] == 10
     assert run(**with_stat(1, Period=30))["changed"] is True
+
+
+# --- several alarms in one run (alarms) ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def run_many(module_runner):
+    return module_runner(mod.main, region=REGION)
+
+
+def test_alarms_in_one_run_share_options_and_one_describe(run_many, aws, calls):
+    shared = {"alarm_actions": [TOPIC_A], "ok_actions": [TOPIC_A], "tags": {"app": "sage"}}
+    items = [{"name": "cpu", **CPU}, {"name": "errors", **ERROR_RATE, "ok_actions": []}]
+    result = run_many(alarms=items, **shared)
+    assert result["changed"] is True
+    assert calls.count("DescribeAlarms") == 3  # all of them, then each created one
+    assert [alarm["alarm_name"] for alarm in result["alarms"]] == ["cpu", "errors"]
+    assert described(aws, "cpu")["OKActions"] == [TOPIC_A], "an option beside alarms applies to each"
+    assert described(aws, "errors")["OKActions"] == [], "an item's own option wins"
+    assert described(aws, "errors")["AlarmActions"] == [TOPIC_A]
+    assert aws_tags(aws, "cpu") == aws_tags(aws, "errors") == {"app": "sage"}
+
+    calls.clear()
+    result = run_many(alarms=items, **shared)
+    assert result["changed"] is False
+    assert calls == ["DescribeAlarms", "ListTagsForResource", "ListTagsForResource"]
+    assert [alarm["threshold"] for alarm in result["alarms"]] == [80.0, 5.0]
+
+
+def test_alarms_change_only_what_differs_and_diff_by_name(run_many, aws, calls):
+    run_many(alarms=[{"name": "cpu", **CPU}, {"name": "errors", **ERROR_RATE}])
+    calls.clear()
+    changed = [{"name": "cpu", **CPU, "threshold": 90}, {"name": "errors", "state": "absent"}]
+    result = run_many(alarms=changed, check_mode=True, diff=True)
+    assert result["changed"] is True
+    assert mutating(calls) == []
+    assert described(aws, "cpu")["Threshold"] == 80.0 and described(aws, "errors") is not None
+
+    result = run_many(alarms=[*changed, {"name": "same", **CPU}], diff=True)
+    assert sorted(result["diff"]["before"]) == ["cpu", "errors", "same"]
+    assert result["diff"]["before"]["same"] == {} and result["diff"]["after"]["same"]["threshold"] == 80.0
+    assert result["diff"]["before"]["cpu"]["threshold"] == 80.0
+    assert result["diff"]["after"]["cpu"]["threshold"] == 90.0
+    assert result["diff"]["after"]["errors"] == {}
+    assert described(aws, "cpu")["Threshold"] == 90.0 and described(aws, "errors") is None
+
+    result = run_many(alarms=[*changed, {"name": "same", **CPU}], diff=True)
+    assert result["changed"] is False
+    assert result["diff"] == {"before": {}, "after": {}}
+
+
+def test_alarms_are_described_a_hundred_at_a_time(run_many, calls):
+    result = run_many(alarms=[{"name": f"gone-{n}"} for n in range(150)], state="absent")
+    assert result["changed"] is False
+    assert calls == ["DescribeAlarms", "DescribeAlarms"]
+
+
+ALARMS_BAD_INPUTS = {
+    "an item's missing option": (
+        {"alarms": [{"name": "a", **CPU}, {"name": "b", **cpu_without("comparison_operator")}]},
+        "alarms[1] (b): state is present but all of the following are missing: comparison_operator",
+    ),
+    "an item's bad value": (
+        {"alarms": [{"name": "a", **CPU, "period": 90}]},
+        "alarms[0] (a): period must be 10, 20, 30 (high resolution) or a multiple of 60 seconds",
+    ),
+    "an item without a name": ({"alarms": [CPU]}, "alarms[0]: missing required arguments: name"),
+    "an unknown option": ({"alarms": [{"name": "a", **CPU, "treshold": 1}]}, "alarms[0] (a): Unsupported parameters"),
+    "repeated names": (
+        {"alarms": [{"name": "a", **CPU}, {"name": "a", **CPU}]},
+        "alarms: the names must be unique; repeated: a",
+    ),
+    "name and alarms": ({"name": "a", "alarms": [{"name": "b", **CPU}]}, "mutually exclusive: name|alarms"),
+    "neither": ({}, "one of the following is required: name, alarms"),
+}
+
+
+@pytest.mark.parametrize("args, expected", ALARMS_BAD_INPUTS.values(), ids=ALARMS_BAD_INPUTS.keys())
+def test_alarms_bad_input_fails_naming_the_item_before_any_aws_call(run_many, calls, args, expected):
+    assert expected in run_many.fail(**args)
+    assert calls == []
