@@ -59,4 +59,4 @@ def test_only_the_local_inventory_points_at_an_emulator():
     assert "endpoint_url" in inventory_vars("local")["sage_aws_connection"]
     for environment in ("dev", "staging", "prod"):
         connection = inventory_vars(environment)["sage_aws_connection"]
-        assert set(connection) == {"region"}, "real environments take credentials from the environment"
+        assert set(connection) == {"region", "aws_config"}, "real environments take credentials from the environment"
