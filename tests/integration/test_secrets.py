@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -46,6 +47,19 @@ def fresh(emulator):
     return emulator
 
 
+def files_under(directory: Path) -> list[str]:
+    """The text of every file under directory. Another test worker's runs create and remove their own files
+    there meanwhile: os.walk skips a directory that vanished, and a file that vanished is skipped too."""
+    texts = []
+    for parent, _dirs, names in os.walk(directory):
+        for name in names:
+            try:
+                texts.append((Path(parent) / name).read_text(errors="replace"))
+            except (FileNotFoundError, IsADirectoryError):
+                continue
+    return texts
+
+
 def value(aws, name):
     return aws("secretsmanager").get_secret_value(SecretId=f"sage/{name}")["SecretString"]
 
@@ -68,14 +82,8 @@ def test_values_are_stored_and_never_printed_even_at_vvvv(fresh, aws, tmp_path):
     assert not described.get("VersionIdsToStages"), "no value given: none stored"
     assert "sage/discord-webhook-business" in run.output.split("have no value yet")[1]
 
-    leftovers = [
-        p
-        for d in (ROOT / ".ansible", Path.home() / ".ansible" / "tmp")
-        if d.exists()
-        for p in d.rglob("*")
-        if p.is_file()
-    ]
-    for text in [run.output, log.read_text()] + [p.read_text(errors="replace") for p in leftovers]:
+    leftovers = [text for d in (ROOT / ".ansible", Path.home() / ".ansible" / "tmp") for text in files_under(d)]
+    for text in [run.output, log.read_text(), *leftovers]:
         for secret in VALUES.values():
             assert secret not in text
             assert secret.split("/")[-1] not in text
