@@ -79,7 +79,7 @@ docs: venv
 	python -m pytest -q tests/test_docs.py
 
 integration: venv system-deps
-	python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup --durations=25 tests/integration
+	python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=25 tests/integration
 
 test: lint sanity unit lambdas docs integration
 

@@ -1,9 +1,9 @@
 """One converged stack (site.yml on the local inventory) shared by the test modules that only read it
 or change it the way users do (deploys). Converged again if a test reset the emulator since.
 
-`make test` runs these files in two pytest-xdist workers (`--dist loadgroup`), each with its own emulator: a
-file's tests stay together and in order in one worker, and the files that use the converged stack share a worker,
-so the stack is converged once."""
+`make test` runs these files in two pytest-xdist workers (`--dist loadfile`), each with its own emulator: a
+file's tests stay together and in order in one worker. Each worker converges the stack once, for the files that
+use it that it runs."""
 
 from __future__ import annotations
 
@@ -13,12 +13,6 @@ from tests.harness.ecr import push_image
 from tests.harness.playbook import run_playbook
 
 REPOSITORY = "sage-backend"
-
-
-def pytest_collection_modifyitems(items):
-    uses_stack = {item.path for item in items if "converged" in item.fixturenames}
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group("converged-stack" if item.path in uses_stack else item.path.stem))
 
 
 @pytest.fixture(scope="session")
