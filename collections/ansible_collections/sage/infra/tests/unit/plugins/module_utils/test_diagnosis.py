@@ -247,12 +247,12 @@ def test_fix_commands_without_stack_settings_use_placeholders():
     [
         ("connect postgresql://sage_admin:S3cr3tPw@db.internal:5432/sage failed: too many connections", "S3cr3tPw"),
         ("valkey rediss://:AuthT0ken123@cache:6379 OOM command not allowed", "AuthT0ken123"),
-        ("POST https://discord.com/api/webhooks/123/AbC-webhook_TOKEN failed", "AbC-webhook_TOKEN"),
+        ("POST https://discord.com/api/webhooks/123/not-a-real-token failed", "not-a-real-token"),
         ("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.payload.sig", "eyJhbGciOiJIUzI1NiJ9"),
         ("anthropic key sk-ant-api03-abcdefghijklmnopqrstuvwxyz rejected", "abcdefghijklmnop"),
         ('{"password":"hunter2hunter2","msg":"login"}', "hunter2hunter2"),
         ("api_key=K3yK3yK3y&x=1", "K3yK3yK3y"),
-        ("aws key AKIAABCDEFGHIJKLMNOP used", "ABCDEFGHIJKLMNOP"),
+        ("aws key AKIAIOSFODNN7EXAMPLE used", "IOSFODNN7EXAMPLE"),  # AWS's documented example key
     ],
 )
 def test_secret_looking_values_are_redacted(line, secret):

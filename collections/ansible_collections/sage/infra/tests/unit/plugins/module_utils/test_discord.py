@@ -208,7 +208,7 @@ def test_truncate_fits_the_largest_possible_message(fake_discord):
 
 # --- webhook URLs -------------------------------------------------------------------------------------------------
 
-TOKEN = "AbC-123_xyz" * 6
+TOKEN = "not-a-real-token_" * 4  # the shape of a webhook token, obviously fake
 
 
 @pytest.mark.parametrize(
