@@ -74,6 +74,10 @@ OVERHEAD_PLAYBOOK = """
 """
 
 
+# The opt-in fast profile (README "Speed"): Mitogen's strategy, one interpreter for the run.
+FAST_PROFILE = {"ANSIBLE_STRATEGY": "mitogen_linear"}
+
+
 def aws_client(endpoint: str, service: str):
     return boto3.client(
         service,
@@ -156,7 +160,7 @@ def compute_resources(client) -> dict[str, int]:
     }
 
 
-def timed(emulator, *args, playbook="site.yml"):
+def timed(emulator, *args, playbook="site.yml", env=None):
     """(wall seconds, the run, the calls, [(task, seconds, its calls)]) of one ansible-playbook run."""
     emulator.reset_calls()
     with tempfile.TemporaryDirectory() as tmp:
@@ -168,7 +172,7 @@ def timed(emulator, *args, playbook="site.yml"):
             "SAGE_BENCH_MARKS": str(marks_file),
         }
         start = time.monotonic()
-        run = run_playbook(playbook, emulator.endpoint, *args, env=recorder).assert_ok()
+        run = run_playbook(playbook, emulator.endpoint, *args, env={**recorder, **(env or {})}).assert_ok()
         wall = time.monotonic() - start
         marks = json.loads(marks_file.read_text())
     calls = emulator.calls()
@@ -194,7 +198,9 @@ def overhead(emulator) -> None:
         playbook = Path(tmp, "overhead.yml")
         playbook.write_text(OVERHEAD_PLAYBOOK)
         _, _, _, tasks = timed(emulator, playbook=str(playbook))
+        _, _, _, fast_tasks = timed(emulator, playbook=str(playbook), env=FAST_PROFILE)
     per_task = {name: seconds / 20 for name, seconds, _ in tasks}
+    fast_per_task = {name: seconds / 20 for name, seconds, _ in fast_tasks}
     cloudwatch = aws_client(emulator.endpoint, "cloudwatch")
     cloudwatch.describe_alarms(AlarmNames=["sage-bench-none"])
     start = time.monotonic()
@@ -214,6 +220,10 @@ def overhead(emulator) -> None:
     print(f"  {per_task['controller']:6.3f} s  a task that runs no module (debug): templating, callbacks")
     print(f"  {per_task['module']:6.3f} s  the smallest module (ping): + worker fork, AnsiballZ, tmp dir, interpreter")
     print(f"  {per_task['aws']:6.3f} s  an AWS module making one API call: + boto3, amazon.aws, client, the call")
+    print(
+        f"  {fast_per_task['module']:6.3f} s / {fast_per_task['aws']:.3f} s  the same two with the fast profile "
+        "(modules run in one persistent interpreter)"
+    )
     print("of which, measured alone:")
     print(f"  {start_up:6.3f} s  Python start-up")
     print(f"  {basic - start_up:6.3f} s  importing ansible.module_utils.basic (from site-packages, compiled)")
@@ -250,11 +260,13 @@ def main() -> None:
         converge_s, _, converge_calls, _ = timed(emulator)
         noop_s, noop, noop_calls, tasks = timed(emulator)
         check_s, _, check_calls, _ = timed(emulator, "--check")
+        fast_s, fast, fast_calls, _ = timed(emulator, env=FAST_PROFILE)
         resources = managed_resources(emulator.endpoint)
 
     total = sum(resources.values())
     print(f"{'full converge from empty':32} {converge_s:6.1f} s  {len(converge_calls):4d} API calls")
     print(f"{'no-op re-run':32} {noop_s:6.1f} s  {len(noop_calls):4d} API calls  changed={noop.changed}")
+    print(f"{'no-op re-run, fast profile':32} {fast_s:6.1f} s  {len(fast_calls):4d} API calls  changed={fast.changed}")
     print(
         f"{'check mode on the converged stack':32} {check_s:6.1f} s  {len(check_calls):4d} API calls  "
         f"mutating={sum(emulator_harness.is_mutating(c['action']) for c in check_calls)}"

@@ -97,7 +97,7 @@ def role_docs():
 
 def test_modules_and_roles_are_found():
     assert len(MODULES) >= 20, MODULES
-    assert {"network", "secrets", "database", "cache", "ecs", "monitoring", "async_job"} <= set(ROLES), ROLES
+    assert {"network", "secrets", "database", "cache", "ecs", "monitoring"} <= set(ROLES), ROLES
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -23,6 +23,18 @@ def test_rerun_changes_nothing(converged, emulator):
     assert emulator.mutating_calls() == []
 
 
+def test_the_fast_profile_reruns_with_changed_0_and_prints_no_secret(converged, emulator, aws):
+    """ANSIBLE_STRATEGY=mitogen_linear (README "Speed"): one interpreter for the run, same result and calls."""
+    emulator.reset_calls()
+    fast = run_playbook("site.yml", emulator.endpoint, "-vvv", env={"ANSIBLE_STRATEGY": "mitogen_linear"}).assert_ok()
+    # Mitogen runs modules in its own interpreter: no shell command per task, which -vvv would show as EXEC.
+    assert "strategy plugins not included in ansible.builtin" in fast.output and "<localhost> EXEC" not in fast.output
+    assert fast.changed == 0, fast.output
+    assert emulator.mutating_calls() == []
+    for value in generated_secrets(aws):
+        assert value not in fast.output
+
+
 def test_check_mode_on_a_converged_stack_changes_nothing(converged, emulator):
     emulator.reset_calls()
     check = run_playbook("site.yml", emulator.endpoint, "--check", "--diff").assert_ok()
@@ -149,6 +161,52 @@ def test_security_groups_are_least_privilege(converged, aws):
     assert groups["sage-valkey-sg"]["IpPermissionsEgress"] == []
 
 
+def test_network_drift_is_repaired_where_it_is_and_nowhere_else(converged, aws, emulator):
+    """A no-op run reads subnets, route tables and security groups once each and runs their modules only for
+    what differs from the plan: drift made by hand is found and repaired, and only there."""
+    ec2 = aws("ec2")
+    subnet = aws("ec2").describe_subnets(Filters=[{"Name": "tag:Name", "Values": ["sage-database-2"]}])["Subnets"][0]
+    ec2.delete_tags(Resources=[subnet["SubnetId"]], Tags=[{"Key": "Tier"}])
+    tables = route_tables(aws)
+    ec2.delete_route(RouteTableId=tables["sage-private-rt-2"]["RouteTableId"], DestinationCidrBlock="0.0.0.0/0")
+    database_association = tables["sage-database-rt"]["Associations"][0]
+    ec2.disassociate_route_table(AssociationId=database_association["RouteTableAssociationId"])
+    groups = security_groups(aws)
+    ec2.authorize_security_group_ingress(
+        GroupId=groups["sage-rds-sg"]["GroupId"],
+        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
+    )
+    ec2.authorize_security_group_egress(
+        GroupId=groups["sage-valkey-sg"]["GroupId"],
+        IpPermissions=[{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
+    )
+
+    emulator.reset_calls()
+    repair = run_playbook("site.yml", emulator.endpoint, "--tags", "network").assert_ok()
+    assert repair.changed == 3, repair.output  # the subnet, the two route tables (one loop task), the two groups
+    touched = {c["action"] for c in emulator.mutating_calls()}
+    assert touched <= {
+        "CreateTags",
+        "DeleteTags",
+        "CreateRoute",
+        "AssociateRouteTable",
+        "RevokeSecurityGroupIngress",
+        "RevokeSecurityGroupEgress",
+    }, touched
+    repaired_subnet = ec2.describe_subnets(SubnetIds=[subnet["SubnetId"]])["Subnets"][0]
+    assert {"Key": "Tier", "Value": "database"} in repaired_subnet["Tags"]
+    test_routing_per_tier(converged, aws)
+    test_security_groups_are_least_privilege(converged, aws)
+
+    emulator.reset_calls()
+    again = run_playbook("site.yml", emulator.endpoint, "--tags", "network").assert_ok()
+    assert again.changed == 0, again.output
+    assert emulator.mutating_calls() == []
+    described = [c["action"] for c in emulator.calls()]
+    for action in ("DescribeSubnets", "DescribeRouteTables", "DescribeSecurityGroups"):
+        assert described.count(action) == 1, (action, described)
+
+
 def test_flow_logs_go_to_a_log_group_with_retention(converged, aws):
     logs = aws("ec2").describe_flow_logs(Filters=[{"Name": "resource-id", "Values": [vpc_id(aws)]}])["FlowLogs"]
     assert [(f["LogGroupName"], f["TrafficType"]) for f in logs] == [("/aws/vpc/sage-flow-logs", "ALL")]
@@ -264,15 +322,18 @@ def test_valkey_url_uses_tls_and_the_auth_token(converged, aws):
     assert len(token) == 64
 
 
-def test_generated_secrets_never_appear_in_vvv_output(converged, aws):
-    generated = [
+def generated_secrets(aws):
+    return [
         json.loads(secret_value(aws, "sage/database-master"))["password"],
         json.loads(secret_value(aws, "sage/valkey-auth-token"))["auth_token"],
         secret_value(aws, "sage/database-url"),
         secret_value(aws, "sage/valkey-url"),
     ]
+
+
+def test_generated_secrets_never_appear_in_vvv_output(converged, aws):
     assert "<localhost> EXEC" in converged.output, "the converge ran at -vvv"
-    for value in generated:
+    for value in generated_secrets(aws):
         assert value not in converged.output
 
 

@@ -75,6 +75,40 @@ def subnet_plan(subnet_lists, availability_zones, name_prefix):
     return plan
 
 
+def route_table_plan(subnet_ids, igw_id, nat_ids, nat_mode, name_prefix, tags):
+    """The route tables: public (to the internet gateway), one private per zone (to its NAT gateway, or to the
+    single one) when there are NAT gateways, database (nothing leaves the VPC). [{name, tier, tags, subnets, routes}]
+    """
+
+    def table(name, tier, subnets, routes):
+        return {
+            "name": name,
+            "tier": tier,
+            "tags": dict(tags or {}, Name=name, Tier=tier),
+            "subnets": subnets,
+            "routes": routes,
+        }
+
+    tables = [
+        table(f"{name_prefix}-public-rt", "public", subnet_ids["public"], [{"dest": "0.0.0.0/0", "gateway_id": igw_id}])
+    ]
+    if nat_ids:
+        tables += [
+            table(
+                f"{name_prefix}-private-rt-{index + 1}",
+                "private",
+                [subnet_id],
+                [{"dest": "0.0.0.0/0", "nat_gateway_id": nat_ids[index if nat_mode == "per_az" else 0]}],
+            )
+            for index, subnet_id in enumerate(subnet_ids["private"])
+        ]
+    return [*tables, table(f"{name_prefix}-database-rt", "database", subnet_ids["database"], [])]
+
+
 class FilterModule:
     def filters(self):
-        return {"cidr_layout_errors": cidr_layout_errors, "subnet_plan": subnet_plan}
+        return {
+            "cidr_layout_errors": cidr_layout_errors,
+            "subnet_plan": subnet_plan,
+            "route_table_plan": route_table_plan,
+        }

@@ -1,0 +1,331 @@
+"""sage.infra's network_sync filters: in sync only when the module would change nothing; anything else is left to it."""
+
+import copy
+
+import pytest
+from ansible_collections.sage.infra.plugins.filter import network as nf
+from ansible_collections.sage.infra.plugins.filter import network_sync as ns
+
+TAGS = {"Project": "sage", "ManagedBy": "ansible"}
+PLAN = nf.subnet_plan({"public": ["10.0.1.0/24"], "database": ["10.0.21.0/24"]}, ["us-west-2a"], "sage")
+
+
+def subnet_info(cidr, name, tier, **changes):
+    subnet = {
+        "id": f"subnet-{name}",
+        "cidr_block": cidr,
+        "availability_zone": "us-west-2a",
+        "map_public_ip_on_launch": False,
+        "assign_ipv6_address_on_creation": False,
+        "ipv6_cidr_block_association_set": [],
+        "tags": {**TAGS, "Name": name, "Tier": tier, "aws:cloudformation:stack-name": "ignored"},
+    }
+    subnet.update(changes)
+    return subnet
+
+
+EXISTING_SUBNETS = [
+    subnet_info("10.0.1.0/24", "sage-public-1", "public"),
+    subnet_info("10.0.21.0/24", "sage-database-1", "database"),
+]
+
+
+def test_subnets_as_planned_are_in_sync_with_their_ids():
+    synced = ns.subnets_in_sync(PLAN, EXISTING_SUBNETS, TAGS)
+    assert [(s["name"], s["in_sync"], s["id"]) for s in synced] == [
+        ("sage-public-1", True, "subnet-sage-public-1"),
+        ("sage-database-1", True, "subnet-sage-database-1"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"availability_zone": "us-west-2b"},
+        {"map_public_ip_on_launch": True},
+        {"assign_ipv6_address_on_creation": True},
+        {"ipv6_cidr_block_association_set": [{"ipv6_cidr_block": "2600::/64"}]},
+        {"tags": {**TAGS, "Name": "sage-public-1"}},
+        {"tags": {**TAGS, "Name": "sage-public-1", "Tier": "public", "Extra": "purged by the module"}},
+        {"map_public_ip_on_launch": None},
+    ],
+)
+def test_a_subnet_differing_in_anything_the_module_manages_is_not_in_sync(changes):
+    existing = [subnet_info("10.0.1.0/24", "sage-public-1", "public", **changes), EXISTING_SUBNETS[1]]
+    synced = ns.subnets_in_sync(PLAN, existing, TAGS)
+    assert [s["in_sync"] for s in synced] == [False, True]
+    assert synced[0]["id"] == "subnet-sage-public-1"
+
+
+def test_a_missing_subnet_is_not_in_sync_and_has_no_id():
+    synced = ns.subnets_in_sync(PLAN, EXISTING_SUBNETS[1:], TAGS)
+    assert [(s["in_sync"], s["id"]) for s in synced] == [(False, None), (True, "subnet-sage-database-1")]
+
+
+def test_ids_come_from_the_module_where_it_ran_and_are_grouped_in_plan_order():
+    synced = ns.subnets_in_sync(PLAN, EXISTING_SUBNETS[1:], TAGS)
+    results = [{"item": synced[0], "subnet": {"id": "subnet-new"}}]
+    now = ns.with_applied_ids(synced, results, "subnet.id")
+    assert ns.ids_by(now, "tier") == {"public": ["subnet-new"], "database": ["subnet-sage-database-1"]}
+    planned_in_check_mode = ns.with_applied_ids(synced, [{"item": synced[0], "subnet": {}}], "subnet.id")
+    assert ns.ids_by(planned_in_check_mode, "tier") == {"database": ["subnet-sage-database-1"]}
+
+
+def route_table_plan(nat_ids=("nat-1",)):
+    subnet_ids = {
+        "public": ["subnet-p1", "subnet-p2"],
+        "private": ["subnet-a1", "subnet-a2"],
+        "database": ["subnet-d1"],
+    }
+    return nf.route_table_plan(subnet_ids, "igw-1", list(nat_ids), "single", "sage", TAGS)
+
+
+def route_table_info(planned, index, **changes):
+    """The table ec2_vpc_route_table_info reports for planned[index] when it is as planned."""
+    item = planned[index]
+    table = {
+        "id": f"rtb-{index}",
+        "tags": dict(item["tags"]),
+        "associations": [
+            {"main": False, "subnet_id": s, "association_state": {"state": "associated"}} for s in item["subnets"]
+        ],
+        "routes": [{"destination_cidr_block": "10.0.0.0/16", "gateway_id": "local", "origin": "CreateRouteTable"}]
+        + [
+            {
+                "destination_cidr_block": r["dest"],
+                "origin": "CreateRoute",
+                **{k: v for k, v in r.items() if k != "dest"},
+            }
+            for r in item["routes"]
+        ]
+        + [{"destination_prefix_list_id": "pl-68a54001", "gateway_id": "vpce-1", "origin": "CreateRoute"}],
+    }
+    table.update(changes)
+    return table
+
+
+def test_the_route_table_plan_per_tier():
+    planned = route_table_plan()
+    assert [(t["name"], t["subnets"], t["routes"]) for t in planned] == [
+        ("sage-public-rt", ["subnet-p1", "subnet-p2"], [{"dest": "0.0.0.0/0", "gateway_id": "igw-1"}]),
+        ("sage-private-rt-1", ["subnet-a1"], [{"dest": "0.0.0.0/0", "nat_gateway_id": "nat-1"}]),
+        ("sage-private-rt-2", ["subnet-a2"], [{"dest": "0.0.0.0/0", "nat_gateway_id": "nat-1"}]),
+        ("sage-database-rt", ["subnet-d1"], []),
+    ]
+    assert planned[1]["tags"] == {**TAGS, "Name": "sage-private-rt-1", "Tier": "private"}
+    per_az = nf.route_table_plan(
+        {"public": [], "private": ["a", "b"], "database": []}, "igw", ["nat-a", "nat-b"], "per_az", "s", {}
+    )
+    assert [t["routes"][0]["nat_gateway_id"] for t in per_az if t["tier"] == "private"] == ["nat-a", "nat-b"]
+    assert [t["tier"] for t in route_table_plan(nat_ids=())] == ["public", "database"]
+
+
+def test_route_tables_as_planned_are_in_sync_ignoring_local_and_endpoint_routes():
+    planned = route_table_plan()
+    existing = [route_table_info(planned, i) for i in range(4)]
+    existing.append({"id": "rtb-main", "tags": {}, "associations": [{"main": True}], "routes": []})
+    synced = ns.route_tables_in_sync(planned, existing)
+    assert [(t["in_sync"], t["id"]) for t in synced] == [(True, f"rtb-{i}") for i in range(4)]
+
+
+@pytest.mark.parametrize(
+    "drift",
+    [
+        lambda t: t["routes"].pop(1),  # the default route deleted
+        lambda t: t["routes"][1].update(gateway_id="igw-other"),
+        lambda t: t["routes"].append(
+            {"destination_cidr_block": "10.9.0.0/16", "gateway_id": "pcx", "origin": "CreateRoute"}
+        ),
+        lambda t: t["associations"].pop(),
+        lambda t: t["associations"].append({"main": False, "subnet_id": "subnet-x"}),
+        lambda t: t["tags"].update(Extra="x"),
+        lambda t: t["tags"].pop("Project"),
+    ],
+)
+def test_a_route_table_that_drifted_is_not_in_sync(drift):
+    planned = route_table_plan()
+    existing = [route_table_info(planned, i) for i in range(4)]
+    drift(existing[0])
+    assert [t["in_sync"] for t in ns.route_tables_in_sync(planned, existing)] == [False, True, True, True]
+
+
+def test_two_tables_with_the_planned_tags_are_left_to_the_module():
+    planned = route_table_plan()
+    existing = [route_table_info(planned, i) for i in range(4)] + [route_table_info(planned, 3, id="rtb-dup")]
+    synced = ns.route_tables_in_sync(planned, existing)
+    assert [t["in_sync"] for t in synced] == [True, True, True, False]
+
+
+GROUPS = [
+    {
+        "key": "default",
+        "name": "default",
+        "description": "default VPC security group",
+        "tags": None,
+        "ingress": [],
+        "egress": [],
+    },
+    {
+        "key": "alb",
+        "name": "sage-alb-sg",
+        "description": "ALB",
+        "ingress": [{"proto": "tcp", "ports": [80, 443], "cidr_ip": "0.0.0.0/0", "rule_desc": "web"}],
+        "egress": [
+            {"proto": "tcp", "ports": ["3000"], "cidr_ip": ["10.0.11.0/24", "10.0.12.0/24"], "rule_desc": "app"}
+        ],
+    },
+    {
+        "key": "ecs",
+        "name": "sage-ecs-sg",
+        "description": "ECS",
+        "ingress": [{"proto": "tcp", "ports": ["3000"], "group_name": "sage-alb-sg", "rule_desc": "from alb"}],
+        "egress": [{"proto": "all", "cidr_ip": "0.0.0.0/0", "rule_desc": "out"}],
+    },
+]
+
+
+def group_info():
+    """The groups as ec2_security_group_info reports them when they are as planned (AWS merges rules)."""
+    return [
+        {
+            "group_name": "default",
+            "group_id": "sg-d",
+            "description": "default VPC security group",
+            "ip_permissions": [],
+            "ip_permissions_egress": [],
+            "tags": {"Owner": "kept"},
+        },
+        {
+            "group_name": "sage-alb-sg",
+            "group_id": "sg-a",
+            "description": "ALB",
+            "tags": {**TAGS, "Name": "sage-alb-sg"},
+            "ip_permissions": [
+                {
+                    "ip_protocol": "tcp",
+                    "from_port": port,
+                    "to_port": port,
+                    "ip_ranges": [{"cidr_ip": "0.0.0.0/0", "description": "web"}],
+                    "ipv6_ranges": [],
+                    "user_id_group_pairs": [],
+                    "prefix_list_ids": [],
+                }
+                for port in (443, 80)
+            ],
+            "ip_permissions_egress": [
+                {
+                    "ip_protocol": "tcp",
+                    "from_port": 3000,
+                    "to_port": 3000,
+                    "ip_ranges": [
+                        {"cidr_ip": "10.0.12.0/24", "description": "app"},
+                        {"cidr_ip": "10.0.11.0/24", "description": "app"},
+                    ],
+                }
+            ],
+        },
+        {
+            "group_name": "sage-ecs-sg",
+            "group_id": "sg-e",
+            "description": "ECS",
+            "tags": {**TAGS, "Name": "sage-ecs-sg"},
+            "ip_permissions": [
+                {
+                    "ip_protocol": "tcp",
+                    "from_port": 3000,
+                    "to_port": 3000,
+                    "user_id_group_pairs": [{"group_id": "sg-a", "user_id": "123456789012", "description": "from alb"}],
+                }
+            ],
+            "ip_permissions_egress": [
+                {"ip_protocol": "-1", "ip_ranges": [{"cidr_ip": "0.0.0.0/0", "description": "out"}]}
+            ],
+        },
+    ]
+
+
+def test_security_groups_as_planned_are_in_sync_and_the_default_group_keeps_its_tags():
+    synced = ns.security_groups_in_sync(GROUPS, group_info(), TAGS)
+    assert [(g["key"], g["in_sync"], g["id"]) for g in synced] == [
+        ("default", True, "sg-d"),
+        ("alb", True, "sg-a"),
+        ("ecs", True, "sg-e"),
+    ]
+    assert synced[0]["tags"] is None and synced[1]["tags"] == {**TAGS, "Name": "sage-alb-sg"}
+
+
+@pytest.mark.parametrize(
+    ("index", "drift"),
+    [
+        (0, lambda g: g["ip_permissions"].append({"ip_protocol": "-1", "user_id_group_pairs": [{"group_id": "sg-d"}]})),
+        (
+            0,
+            lambda g: g["ip_permissions_egress"].append({"ip_protocol": "-1", "ip_ranges": [{"cidr_ip": "0.0.0.0/0"}]}),
+        ),
+        (1, lambda g: g["ip_permissions"].pop()),
+        (1, lambda g: g["ip_permissions"][0]["ip_ranges"][0].update(description="changed by hand")),
+        (1, lambda g: g["ip_permissions"][0]["ip_ranges"].append({"cidr_ip": "192.0.2.0/24", "description": "web"})),
+        (1, lambda g: g["ip_permissions_egress"][0].update(to_port=3001)),
+        (1, lambda g: g["ip_permissions"][0].update(prefix_list_ids=[{"prefix_list_id": "pl-1"}])),
+        (1, lambda g: g.update(description="other")),
+        (1, lambda g: g["tags"].pop("Name")),
+        (2, lambda g: g["ip_permissions"][0]["user_id_group_pairs"][0].update(group_id="sg-d")),
+        (2, lambda g: g["ip_permissions_egress"][0].update(ip_protocol="tcp", from_port=0, to_port=65535)),
+    ],
+)
+def test_a_security_group_that_drifted_is_not_in_sync(index, drift):
+    existing = group_info()
+    drift(existing[index])
+    assert [g["in_sync"] for g in ns.security_groups_in_sync(GROUPS, existing, TAGS)] == [i != index for i in range(3)]
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        {"proto": "tcp", "ports": ["1000-2000"], "cidr_ip": "10.0.0.0/8"},
+        {"proto": "icmp", "ports": [8], "cidr_ip": "10.0.0.0/8"},
+        {"proto": "tcp", "ports": [22], "group_name": "sage-unknown-sg"},
+        {"proto": "tcp", "ports": [22], "ip_prefix": "pl-1"},
+        {"proto": "tcp", "ports": [22]},
+    ],
+)
+def test_rules_it_does_not_understand_are_left_to_the_module(rule):
+    planned = copy.deepcopy(GROUPS)
+    planned[2]["ingress"].append(rule)
+    assert [g["in_sync"] for g in ns.security_groups_in_sync(planned, group_info(), TAGS)] == [True, True, False]
+
+
+def test_a_missing_or_duplicated_group_is_left_to_the_module():
+    existing = group_info()
+    synced = ns.security_groups_in_sync(GROUPS, [existing[0], existing[1]], TAGS)
+    assert [(g["in_sync"], g["id"]) for g in synced] == [(True, "sg-d"), (True, "sg-a"), (False, None)]
+    duplicated = ns.security_groups_in_sync(GROUPS, [*existing, dict(existing[1], group_id="sg-a2")], TAGS)
+    assert [g["in_sync"] for g in duplicated] == [True, False, False]  # ecs refers to the ambiguous alb group
+
+
+VPC = {
+    "id": "vpc-1",
+    "cidr_block": "10.0.0.0/16",
+    "enable_dns_support": True,
+    "enable_dns_hostnames": True,
+    "tags": {**TAGS, "Name": "sage-vpc"},
+}
+
+
+def test_the_vpc_as_planned_is_in_sync():
+    assert ns.vpc_in_sync([VPC], "10.0.0.0/16", {**TAGS, "Name": "sage-vpc"}) == VPC
+
+
+@pytest.mark.parametrize(
+    "existing",
+    [
+        [],
+        [VPC, dict(VPC, id="vpc-2")],
+        [dict(VPC, enable_dns_hostnames=False)],
+        [dict(VPC, enable_dns_support=None)],
+        [dict(VPC, cidr_block="10.1.0.0/16")],
+        [dict(VPC, tags={"Name": "sage-vpc"})],
+    ],
+)
+def test_a_vpc_missing_ambiguous_or_drifted_is_left_to_the_module(existing):
+    assert ns.vpc_in_sync(existing, "10.0.0.0/16", {**TAGS, "Name": "sage-vpc"}) is None
