@@ -18,8 +18,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import boto3
-
 from tests.harness import emulator as emulator_harness
 from tests.harness.ecr import push_image
 from tests.harness.playbook import ROOT, run_playbook
@@ -78,14 +76,7 @@ OVERHEAD_PLAYBOOK = """
 FAST_PROFILE = {"ANSIBLE_STRATEGY": "mitogen_linear"}
 
 
-def aws_client(endpoint: str, service: str):
-    return boto3.client(
-        service,
-        region_name="us-west-2",
-        endpoint_url=endpoint,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+aws_client = emulator_harness.client
 
 
 def managed_resources(endpoint: str) -> dict[str, int]:

@@ -121,15 +121,9 @@ def _descendants(pid: int) -> list[int]:
 
 
 def _s3(endpoint: str):
-    import boto3
+    from tests.harness.emulator import client
 
-    return boto3.client(
-        "s3",
-        region_name=REGION,
-        endpoint_url=endpoint,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    return client(endpoint, "s3")
 
 
 def _spec_way(s3, job: dict) -> dict:

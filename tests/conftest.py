@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import boto3
 import pytest
 
 from tests.harness import emulator as emulator_harness
-
-REGION = "us-west-2"
 
 
 @pytest.fixture(scope="session")
@@ -21,12 +18,6 @@ def aws(emulator):
     """A boto3 client factory pointed at the emulator."""
 
     def client(service: str):
-        return boto3.client(
-            service,
-            region_name=REGION,
-            endpoint_url=emulator.endpoint,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        return emulator_harness.client(emulator.endpoint, service)
 
     return client

@@ -377,6 +377,20 @@ def serve(host: str, port: int) -> None:
     server.serve_forever()
 
 
+def client(endpoint: str, service: str, **kwargs):
+    """A boto3 client for the emulator (or a proxy in front of it): test credentials, the stack's region."""
+    import boto3  # not at the top: the emulator's own process has no use for it
+
+    return boto3.client(
+        service,
+        region_name="us-west-2",
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        **kwargs,
+    )
+
+
 def answers(endpoint: str, timeout: float = 1.0) -> bool:
     try:
         with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=timeout):

@@ -8,12 +8,11 @@ from __future__ import annotations
 import contextlib
 import time
 
-import boto3
 import botocore.config
 import botocore.exceptions
 import pytest
 
-from tests.conftest import REGION
+from tests.harness import emulator as emulator_harness
 from tests.harness import fault_proxy
 
 
@@ -34,14 +33,7 @@ def fresh(proxy, emulator):
 def client(proxy, service: str, attempts: int = 1):
     """A boto3 client through the proxy; attempts=1: no retry, the fault is what the caller sees."""
     config = botocore.config.Config(retries={"mode": "standard", "total_max_attempts": attempts})
-    return boto3.client(
-        service,
-        region_name=REGION,
-        endpoint_url=proxy.endpoint,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=config,
-    )
+    return emulator_harness.client(proxy.endpoint, service, config=config)
 
 
 # One read-only call per protocol: (service, method, the emulator's action name)

@@ -35,7 +35,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
-import boto3
 import pytest
 import yaml
 
@@ -44,7 +43,6 @@ from tests.harness import emulator as emulator_harness
 from tests.harness.ecr import push_image
 from tests.harness.playbook import ROOT, PlaybookRun, run_playbook
 
-REGION = "us-west-2"
 REPOSITORY = "sage-backend"
 CLUSTER, SERVICE = "sage-cluster", "sage-backend"
 BUCKET = "sage-backups"
@@ -301,13 +299,7 @@ def own_emulator():
 @pytest.fixture(scope="module")
 def client(own_emulator):
     def make(service: str):
-        return boto3.client(
-            service,
-            region_name=REGION,
-            endpoint_url=own_emulator.endpoint,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        return emulator_harness.client(own_emulator.endpoint, service)
 
     return make
 
