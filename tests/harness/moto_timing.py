@@ -9,7 +9,9 @@ kind, 0 = moto's instant behaviour, the default):
   ``backing-up`` (endpoint shown) until the delay has passed, as on AWS;
 - ``valkey``: a new replication group is ``creating`` with no primary, reader or node endpoint;
 - ``modify``: ModifyDBInstance and ModifyReplicationGroup with ApplyImmediately leave the resource
-  ``modifying`` for that long.
+  ``modifying`` for that long;
+- ``rds_delete``: a deleted DB instance is still listed, ``deleting``, for that long (its log entry's
+  ``available`` is when it is gone).
 
 As on AWS, ModifyDBInstance and ModifyReplicationGroup are refused while the resource is not
 ``available``. States are computed when a resource is read, so nothing runs in the background. Each
@@ -24,7 +26,7 @@ from __future__ import annotations
 import threading
 import time
 
-KINDS = ("nat", "rds", "valkey", "modify")
+KINDS = ("nat", "rds", "valkey", "modify", "rds_delete")
 DELAYS = dict.fromkeys(KINDS, 0.0)
 # Share of an RDS creation spent in "creating" (no endpoint); the rest is "backing-up".
 RDS_CREATING_SHARE = 0.8
@@ -149,6 +151,8 @@ def patch_moto() -> None:
     original_nat = NatGatewayBackend.create_nat_gateway
     original_db = RDSBackend.create_db_instance
     original_db_modify = RDSBackend.modify_db_instance
+    original_db_delete = RDSBackend.delete_db_instance
+    original_db_describe = RDSBackend.describe_db_instances
     original_group = ElastiCacheBackend.create_replication_group
     original_group_modify = ElastiCacheResponse.modify_replication_group
 
@@ -175,6 +179,20 @@ def patch_moto() -> None:
             _start(database, "rds", database.db_instance_identifier, [("modifying", DELAYS["modify"])])
         return database
 
+    def delete_db_instance(self, db_instance_identifier, *args, **kwargs):
+        database = original_db_delete(self, db_instance_identifier, *args, **kwargs)
+        if DELAYS["rds_delete"]:
+            _start(database, "rds_delete", db_instance_identifier, [("deleting", DELAYS["rds_delete"])])
+            database.__dict__["_sage_deleted"] = True
+            self.databases[db_instance_identifier] = database  # still listed until the delay has passed
+        return database
+
+    def describe_db_instances(self, db_instance_identifier=None, filters=None):
+        for identifier, database in list(self.databases.items()):
+            if database.__dict__.get("_sage_deleted") and _phase(database) is None:
+                del self.databases[identifier]
+        return original_db_describe(self, db_instance_identifier, filters)
+
     def create_replication_group(self, **kwargs):
         group = original_group(self, **kwargs)
         if DELAYS["valkey"]:
@@ -193,5 +211,7 @@ def patch_moto() -> None:
     NatGatewayBackend.create_nat_gateway = create_nat_gateway
     RDSBackend.create_db_instance = create_db_instance
     RDSBackend.modify_db_instance = modify_db_instance
+    RDSBackend.delete_db_instance = delete_db_instance
+    RDSBackend.describe_db_instances = describe_db_instances
     ElastiCacheBackend.create_replication_group = create_replication_group
     ElastiCacheResponse.modify_replication_group = modify_replication_group

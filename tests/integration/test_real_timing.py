@@ -17,13 +17,24 @@ from tests.harness.playbook import run_playbook
 # sage.infra.elasticache_valkey looks every 15 s, so the group (12 s) is seen at its second look.
 DELAYS = {"nat": 4, "rds": 20, "valkey": 12}
 FAST_POLL = {"database_poll_seconds": 2}
+REMOVE_DATABASE = """
+- name: Remove the database only (as teardown.yml does)
+  hosts: localhost
+  gather_facts: false
+  module_defaults:
+    group/sage.infra.aws: "{{ sage_aws_connection }}"
+  roles:
+    - role: database
+      vars:
+        database_state: absent
+"""
 
 
 @pytest.fixture(scope="module")
 def timed(emulator):
     """One converge from an empty account with the delays; the emulator is left empty and instant after."""
     emulator.reset_state()
-    assert emulator.configure_timing(**DELAYS) == {**DELAYS, "modify": 0}
+    assert emulator.configure_timing(**DELAYS) == {**DELAYS, "modify": 0, "rds_delete": 0}
     run = run_playbook("site.yml", emulator.endpoint, extra_vars=FAST_POLL)
     yield {"run": run, "calls": emulator.calls(), "resources": emulator.timing()["resources"]}
     emulator.reset_state()
@@ -102,3 +113,20 @@ def test_a_poll_interval_of_zero_fails_before_any_call(timed, emulator):
     assert run.returncode != 0
     assert "database_poll_seconds must be at least 1" in run.output
     assert emulator.calls() == []
+
+
+def test_the_database_removal_waits_until_the_instance_is_gone_and_no_longer(timed, emulator, tmp_path):
+    """Removal reads the instance every database_poll_seconds (rds_instance's own waiter looks once a minute)
+    and removes the parameter group only once the instance is gone."""
+    emulator.configure_timing(rds_delete=6)
+    emulator.reset_calls()
+    playbook = tmp_path / "remove_database.yml"
+    playbook.write_text(REMOVE_DATABASE)
+    run_playbook(str(playbook), emulator.endpoint, extra_vars=FAST_POLL).assert_ok()
+    (removal,) = [r for r in emulator.timing()["resources"] if r["kind"] == "rds_delete"]
+    calls = emulator.calls()
+    looks = [c for c in calls if c["action"] == "DescribeDBInstances" and c["start"] >= removal["start"]]
+    assert any(c["start"] < removal["available"] for c in looks), "the play never saw the instance being deleted"
+    (group_removal,) = [c for c in calls if c["action"] == "DeleteDBParameterGroup"]
+    late = group_removal["start"] - removal["available"]
+    assert 0 <= late < FAST_POLL["database_poll_seconds"] + 3, late

@@ -53,6 +53,39 @@ def subnets_in_sync(plan, existing, tags):
     return out
 
 
+def nat_gateways_in_sync(subnet_ids, existing, name_prefix, tags):
+    """One NAT gateway per given public subnet: [{name, index, subnet_id, in_sync, id, allocation_id}].
+
+    existing: ec2_vpc_nat_gateway_info's pending and available gateways of the VPC. A gateway found in the subnet
+    keeps its Elastic IP (allocation_id); it is in sync when available with exactly the planned tags.
+    """
+    found = {}
+    for gateway in existing:
+        found.setdefault(gateway.get("subnet_id"), []).append(gateway)
+    out = []
+    for index, subnet_id in enumerate(subnet_ids):
+        name = f"{name_prefix}-nat-{index + 1}"
+        gateways = found.get(subnet_id, [])
+        gateway = gateways[0] if gateways else None
+        addresses = (gateway or {}).get("nat_gateway_addresses") or [{}]
+        in_sync = bool(
+            len(gateways) == 1
+            and gateway.get("state") == "available"
+            and _own_tags(gateway.get("tags")) == dict(tags or {}, Name=name)
+        )
+        out.append(
+            {
+                "name": name,
+                "index": index,
+                "subnet_id": subnet_id,
+                "in_sync": in_sync,
+                "id": gateway.get("nat_gateway_id") if gateway else None,
+                "allocation_id": addresses[0].get("allocation_id"),
+            }
+        )
+    return out
+
+
 def with_applied_ids(synced, results, id_path):
     """The synced plan in its order, each item's id taken from the module's loop result where it ran.
 
@@ -215,6 +248,7 @@ class FilterModule:
         return {
             "vpc_in_sync": vpc_in_sync,
             "subnets_in_sync": subnets_in_sync,
+            "nat_gateways_in_sync": nat_gateways_in_sync,
             "with_applied_ids": with_applied_ids,
             "ids_by": ids_by,
             "route_tables_in_sync": route_tables_in_sync,

@@ -329,3 +329,49 @@ def test_the_vpc_as_planned_is_in_sync():
 )
 def test_a_vpc_missing_ambiguous_or_drifted_is_left_to_the_module(existing):
     assert ns.vpc_in_sync(existing, "10.0.0.0/16", {**TAGS, "Name": "sage-vpc"}) is None
+
+
+def nat_info(subnet_id, name, **changes):
+    gateway = {
+        "nat_gateway_id": f"nat-{subnet_id}",
+        "subnet_id": subnet_id,
+        "state": "available",
+        "nat_gateway_addresses": [{"allocation_id": f"eipalloc-{subnet_id}"}],
+        "tags": {**TAGS, "Name": name},
+    }
+    gateway.update(changes)
+    return gateway
+
+
+def test_nat_gateways_as_planned_are_in_sync_and_keep_their_addresses():
+    synced = ns.nat_gateways_in_sync(
+        ["p1", "p2"], [nat_info("p1", "sage-nat-1"), nat_info("p2", "sage-nat-2")], "sage", TAGS
+    )
+    assert [(n["name"], n["in_sync"], n["id"], n["allocation_id"]) for n in synced] == [
+        ("sage-nat-1", True, "nat-p1", "eipalloc-p1"),
+        ("sage-nat-2", True, "nat-p2", "eipalloc-p2"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("existing", "expected"),
+    [
+        ([], (False, None, None)),
+        ([nat_info("p1", "sage-nat-1", state="pending")], (False, "nat-p1", "eipalloc-p1")),  # the module waits
+        ([nat_info("p1", "sage-nat-1", tags={"Name": "sage-nat-1"})], (False, "nat-p1", "eipalloc-p1")),
+        (
+            [nat_info("p1", "sage-nat-1"), nat_info("p1", "sage-nat-1", nat_gateway_id="nat-2")],
+            (False, "nat-p1", "eipalloc-p1"),
+        ),
+        ([nat_info("other", "sage-nat-1")], (False, None, None)),
+    ],
+)
+def test_a_nat_gateway_missing_pending_or_drifted_is_left_to_the_module(existing, expected):
+    (synced,) = ns.nat_gateways_in_sync(["p1"], existing, "sage", TAGS)
+    assert (synced["in_sync"], synced["id"], synced["allocation_id"]) == expected
+
+
+def test_nat_ids_from_the_module_or_as_found():
+    synced = ns.nat_gateways_in_sync(["p1", "p2"], [nat_info("p1", "sage-nat-1")], "sage", TAGS)
+    results = [{"item": synced[0], "skipped": True}, {"item": synced[1], "nat_gateway_id": "nat-new"}]
+    assert [n["id"] for n in ns.with_applied_ids(synced, results, "nat_gateway_id")] == ["nat-p1", "nat-new"]
