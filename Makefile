@@ -6,7 +6,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_FORCE_COLOR ?= 0
 EMULATOR_PORT ?= 5000
-# Integration test workers (pytest-xdist), each with its own emulator: the machine has 2 cores.
+# pytest-xdist workers for the unit and integration tests (each integration worker has its own emulator): 2 cores.
 TEST_WORKERS ?= 2
 EMULATOR_URL := http://127.0.0.1:$(EMULATOR_PORT)
 
@@ -70,7 +70,7 @@ sanity: venv
 	scripts/sanity.sh
 
 unit: venv
-	python -m pytest -q collections/ansible_collections/sage/infra/tests/unit
+	python -m pytest -q -n $(TEST_WORKERS) collections/ansible_collections/sage/infra/tests/unit
 
 lambdas: venv
 	python -m pytest -q tests/lambdas
@@ -79,7 +79,7 @@ docs: venv
 	python -m pytest -q tests/test_docs.py
 
 integration: venv system-deps
-	python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=25 tests/integration
+	python -m pytest -q -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder --durations=25 tests/integration
 
 test: lint sanity unit lambdas docs integration
 

@@ -3,6 +3,7 @@
 Figures: where a task's time goes (controller, running a module, importing boto3, the API call); wall time
 of a full converge of site.yml from empty, of a no-op re-run and of a check-mode run; AWS API calls each
 makes (counted at the emulator), per managed resource, per action and per task; the slowest tasks.
+SAGE_BENCH_TASKS=<file> writes every task of the no-op re-run there, with its seconds and calls.
 """
 
 from __future__ import annotations
@@ -266,6 +267,16 @@ def main() -> None:
     print(f"no-op re-run: {len(noop_calls) / total:.1f} API calls per managed resource (goal: <= 2)")
     recap = noop.recap
     print(f"no-op re-run: {len(tasks)} tasks started (ok={recap['ok']} skipped={recap['skipped']})")
+    # A task that runs a module costs a worker process and an interpreter: >= 0.2 s here, the others ~0.01 s.
+    module_runs = [seconds for _, seconds, _ in tasks if seconds >= 0.2]
+    print(
+        f"no-op re-run: {len(module_runs)} tasks of 0.2 s or more (module runs, lookups) took {sum(module_runs):.1f} s,"
+        f" the other {len(tasks) - len(module_runs)} {sum(s for _, s, _ in tasks) - sum(module_runs):.1f} s"
+    )
+    if os.environ.get("SAGE_BENCH_TASKS"):
+        Path(os.environ["SAGE_BENCH_TASKS"]).write_text(
+            "".join(f"{seconds:6.2f} s {len(calls):3d} {name}\n" for name, seconds, calls in tasks)
+        )
     print("\nno-op re-run, calls by service and action (the 15 most made):")
     by_action = collections.Counter((c["service"], c["action"]) for c in noop_calls)
     for (service, action), count in by_action.most_common(15):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 
 from tests.harness import emulator as emulator_harness
@@ -15,9 +17,5 @@ def emulator():
 
 @pytest.fixture(scope="session")
 def aws(emulator):
-    """A boto3 client factory pointed at the emulator."""
-
-    def client(service: str):
-        return emulator_harness.client(emulator.endpoint, service)
-
-    return client
+    """A boto3 client factory pointed at the emulator: aws("ec2")."""
+    return functools.partial(emulator_harness.client, emulator.endpoint)

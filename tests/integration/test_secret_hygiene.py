@@ -20,6 +20,7 @@ these values reaches it.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import io
 import json
@@ -298,10 +299,7 @@ def own_emulator():
 
 @pytest.fixture(scope="module")
 def client(own_emulator):
-    def make(service: str):
-        return emulator_harness.client(own_emulator.endpoint, service)
-
-    return make
+    return functools.partial(emulator_harness.client, own_emulator.endpoint)
 
 
 def secret_value(client, name: str) -> str:

@@ -14,7 +14,7 @@ description:
   - Unlike M(community.aws.secretsmanager_secret), a secret can be created without a value, and by
     default an existing value is never read nor replaced. This lets a play create the secret (and
     its description, KMS key and tags) while the value is set out of band, or seed a value once.
-  - A run that changes nothing makes a single C(DescribeSecret) call when O(overwrite_value=false).
+  - A run that changes nothing makes a single C(DescribeSecret) call per secret when O(overwrite_value=false).
   - The secret value is never returned, logged nor shown in diffs.
 author:
   - sage-infra developers (!UNKNOWN)
@@ -22,8 +22,17 @@ options:
   name:
     description:
       - Name of the secret, for example V(sage/anthropic-api-key).
+      - Exactly one of O(name) and O(secrets) is required.
     type: str
-    required: true
+  secrets:
+    description:
+      - Several secrets in one run (one module run instead of one per secret, still one C(DescribeSecret) each).
+      - Each item takes O(name) (required) and any of O(state), O(description), O(kms_key_id), O(value),
+        O(overwrite_value), O(tags), O(purge_tags) and O(recovery_window_days); an option an item does not set
+        is taken from the module's own option.
+      - The results are returned in RV(secrets), in the same order.
+    type: list
+    elements: dict
   state:
     description:
       - Whether the secret should exist.
@@ -92,6 +101,15 @@ EXAMPLES = r"""
     value: "{{ db_password }}"
     overwrite_value: true
 
+- name: Several secrets in one run, sharing their tags
+  sage.infra.secretsmanager_secret:
+    secrets:
+      - {name: sage/anthropic-api-key, description: Anthropic API key, value: "{{ vault_anthropic_api_key }}"}
+      - {name: sage/discord-webhook-errors, description: Discord webhook of the errors channel}
+    tags:
+      app: sage
+  no_log: true
+
 - name: Delete a secret at once, without a recovery window
   sage.infra.secretsmanager_secret:
     name: sage/old-secret
@@ -100,10 +118,17 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+secrets:
+  description: With O(secrets), the result of each secret as in RV(secret), in the order given.
+  type: list
+  elements: dict
+  returned: when O(secrets) is set
+  sample: [{"arn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:sage/anthropic-api-key-AbCdEf",
+            "name": "sage/anthropic-api-key", "has_value": true, "value_written": false}]
 secret:
   description: The secret after the run. Empty when O(state=absent) and the secret does not exist.
   type: dict
-  returned: always
+  returned: when O(name) is set
   contains:
     arn:
       description: ARN of the secret. V(null) for a secret that would be created in check mode.
@@ -153,23 +178,22 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
     boto3_tag_list_to_ansible_dict,
     compare_aws_tags,
 )
-from ansible_collections.sage.infra.plugins.module_utils.state import exit_for_state
 
 
-def call(module, client, action, what, **kwargs):
+def call(module, client, action, what, name, **kwargs):
     try:
         return getattr(client, action)(aws_retry=True, **kwargs)
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg=f"Failed to {what} secret {module.params['name']}")
+        module.fail_json_aws(e, msg=f"Failed to {what} secret {name}")
 
 
-def describe_secret(module, client):
+def describe_secret(module, client, name):
     try:
-        return client.describe_secret(aws_retry=True, SecretId=module.params["name"])
+        return client.describe_secret(aws_retry=True, SecretId=name)
     except is_boto3_error_code("ResourceNotFoundException"):
         return None
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
-        module.fail_json_aws(e, msg=f"Failed to describe secret {module.params['name']}")
+        module.fail_json_aws(e, msg=f"Failed to describe secret {name}")
 
 
 def secret_view(secret):
@@ -186,8 +210,7 @@ def secret_view(secret):
     return view
 
 
-def ensure_present(module, client, secret):
-    params = module.params
+def ensure_present(module, client, params, secret):
     name, value = params["name"], params["value"]
     check = module.check_mode
 
@@ -209,7 +232,7 @@ def ensure_present(module, client, secret):
                 kwargs["Tags"] = ansible_dict_to_boto3_tag_list(params["tags"])
             if value is not None:
                 kwargs["SecretString"] = value
-            arn = call(module, client, "create_secret", "create", **kwargs)["ARN"]
+            arn = call(module, client, "create_secret", "create", name, **kwargs)["ARN"]
         return True, dict(arn=arn, name=name, value_written=value is not None, **after), {}, after
 
     before = secret_view(secret)
@@ -218,7 +241,7 @@ def ensure_present(module, client, secret):
     if restore:
         del after["deleted_date"]
         if not check:
-            call(module, client, "restore_secret", "restore", SecretId=name)
+            call(module, client, "restore_secret", "restore", name, SecretId=name)
 
     update = {}
     if params["description"] is not None and params["description"] != (before["description"] or ""):
@@ -240,27 +263,27 @@ def ensure_present(module, client, secret):
         elif params["overwrite_value"] and restore and check:
             write_value = True  # a secret scheduled for deletion cannot be read before it is restored
         elif params["overwrite_value"]:
-            current = call(module, client, "get_secret_value", "read the value of", SecretId=name)
+            current = call(module, client, "get_secret_value", "read the value of", name, SecretId=name)
             write_value = current.get("SecretString") != value
     after["has_value"] = before["has_value"] or write_value
 
     changed = restore or bool(update or tags_to_set or tags_to_unset or write_value)
     if changed and not check:
         if update:
-            call(module, client, "update_secret", "update", SecretId=name, **update)
+            call(module, client, "update_secret", "update", name, SecretId=name, **update)
         if tags_to_unset:
-            call(module, client, "untag_resource", "untag", SecretId=name, TagKeys=tags_to_unset)
+            call(module, client, "untag_resource", "untag", name, SecretId=name, TagKeys=tags_to_unset)
         if tags_to_set:
             tags = ansible_dict_to_boto3_tag_list(tags_to_set)
-            call(module, client, "tag_resource", "tag", SecretId=name, Tags=tags)
+            call(module, client, "tag_resource", "tag", name, SecretId=name, Tags=tags)
         if write_value:
-            call(module, client, "put_secret_value", "write the value of", SecretId=name, SecretString=value)
+            call(module, client, "put_secret_value", "write the value of", name, SecretId=name, SecretString=value)
 
     result = dict(arn=secret["ARN"], name=secret["Name"], value_written=write_value, **after)
     return changed, result, before, after
 
 
-def ensure_absent(module, client, secret):
+def ensure_absent(module, client, params, secret):
     if secret is None:
         return False, {}, {}, {}
     before = secret_view(secret)
@@ -268,38 +291,89 @@ def ensure_absent(module, client, secret):
     if "deleted_date" in before:
         return False, result, before, before
     if not module.check_mode:
-        days = module.params["recovery_window_days"]
+        name, days = params["name"], params["recovery_window_days"]
         kwargs = {"ForceDeleteWithoutRecovery": True} if days == 0 else {"RecoveryWindowInDays": days}
-        response = call(module, client, "delete_secret", "delete", SecretId=module.params["name"], **kwargs)
+        response = call(module, client, "delete_secret", "delete", name, SecretId=name, **kwargs)
         if response.get("DeletionDate"):
             result["deleted_date"] = response["DeletionDate"].isoformat()
     return True, result, before, {}
 
 
+SECRET_OPTIONS = {
+    "name": {"type": "str"},
+    "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
+    "description": {"type": "str"},
+    "kms_key_id": {"type": "str", "no_log": False},
+    "value": {"type": "str", "no_log": True},
+    "overwrite_value": {"type": "bool", "default": False},
+    "tags": {"type": "dict", "aliases": ["resource_tags"]},
+    "purge_tags": {"type": "bool", "default": True},
+    "recovery_window_days": {"type": "int", "default": 30},
+}
+# An item of O(secrets): the same options without defaults, so that one it does not set is the module's.
+ITEM_OPTIONS = {
+    key: {**{k: v for k, v in spec.items() if k != "default"}, **({"required": True} if key == "name" else {})}
+    for key, spec in SECRET_OPTIONS.items()
+}
+
+
+def secrets_of_run(params):
+    """The options of each secret of the run: O(name)'s alone, or each item of O(secrets) over the defaults."""
+    shared = {key: params[key] for key in SECRET_OPTIONS}
+    items = (
+        [shared]
+        if params["secrets"] is None
+        else [
+            {**shared, **{key: value for key, value in item.items() if value is not None}} for item in params["secrets"]
+        ]
+    )
+    names = [item["name"] for item in items]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        return None, f"secrets: the names must be unique; repeated: {', '.join(repeated)}"
+    for item in items:
+        days = item["recovery_window_days"]
+        if days != 0 and not 7 <= days <= 30:
+            return None, (
+                f"recovery_window_days must be between 7 and 30, or 0 to delete without recovery; "
+                f"got {days} for {item['name']}"
+            )
+    return items, None
+
+
 def main():
     argument_spec = {
-        "name": {"type": "str", "required": True},
-        "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
-        "description": {"type": "str"},
-        "kms_key_id": {"type": "str", "no_log": False},
-        "value": {"type": "str", "no_log": True},
-        "overwrite_value": {"type": "bool", "default": False},
-        "tags": {"type": "dict", "aliases": ["resource_tags"]},
-        "purge_tags": {"type": "bool", "default": True},
-        "recovery_window_days": {"type": "int", "default": 30},
+        **SECRET_OPTIONS,
+        "secrets": {"type": "list", "elements": "dict", "options": ITEM_OPTIONS},
     }
-    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
-
-    days = module.params["recovery_window_days"]
-    if days != 0 and not 7 <= days <= 30:
-        module.fail_json(
-            msg=f"recovery_window_days must be between 7 and 30, or 0 to delete without recovery; got {days}"
-        )
+    module = AnsibleAWSModule(
+        argument_spec=argument_spec,
+        supports_check_mode=True,
+        mutually_exclusive=[["name", "secrets"]],
+        required_one_of=[["name", "secrets"]],
+    )
+    items, error = secrets_of_run(module.params)
+    if error:
+        module.fail_json(msg=error)
 
     client = module.client("secretsmanager", retry_decorator=AWSRetry.jittered_backoff())
-    secret = describe_secret(module, client)
+    outcomes = []  # (name, (changed, result, before, after))
+    for params in items:
+        ensure = ensure_present if params["state"] == "present" else ensure_absent
+        outcomes.append(
+            (params["name"], ensure(module, client, params, describe_secret(module, client, params["name"])))
+        )
 
-    exit_for_state(module, "secret", ensure_present, ensure_absent, client, secret)
+    output = {"changed": any(outcome[0] for _name, outcome in outcomes)}
+    if module.params["secrets"] is None:
+        output["secret"], before, after = outcomes[0][1][1:]
+    else:
+        output["secrets"] = [outcome[1] for _name, outcome in outcomes]
+        before = {name: outcome[2] for name, outcome in outcomes if outcome[0]}
+        after = {name: outcome[3] for name, outcome in outcomes if outcome[0]}
+    if module._diff:
+        output["diff"] = {"before": before, "after": after}
+    module.exit_json(**output)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Unit tests for sage.infra.secretsmanager_secret, run against moto in-process."""
 
+import json
+
 import boto3
 import botocore.client
 import pytest
@@ -279,3 +281,93 @@ def test_describe_access_denied_fails_clearly(run, monkeypatch):
     assert result["msg"].startswith(f"Failed to describe secret {NAME}: ")
     assert "AccessDeniedException" in result["msg"]
     assert result["error"]["code"] == "AccessDeniedException"
+
+
+# --- several secrets in one run ----------------------------------------------------------------------------------
+
+OTHER = "sage/discord-webhook-errors"
+THIRD = "sage/discord-webhook-business"
+
+
+@pytest.fixture
+def run_many(invoke):
+    """run_many(items, **args): the result of a run with O(secrets)=items (module_runner's own `secrets` keyword
+    is the values its output must not hold); run_many.fail(items, **args): the msg of a failed run."""
+
+    def raw(items, check_mode=False, diff=False, **args):
+        flags = {"_ansible_check_mode": check_mode, "_ansible_diff": diff}
+        given = {} if items is None else {"secrets": items}
+        module_args = {"region": REGION, **given, **flags, **args}
+        return invoke(secretsmanager_secret.main, module_args, secrets=(VALUE, OTHER_VALUE))[:2]
+
+    def ok(items, **args):
+        rc, result = raw(items, **args)
+        assert rc == 0 and not result.get("failed"), result
+        return result
+
+    def fail(items, **args):
+        rc, result = raw(items, **args)
+        assert rc == 1 and result["failed"] is True, result
+        return result["msg"]
+
+    ok.fail = fail
+    return ok
+
+
+def test_several_secrets_in_one_run_share_the_module_options(run_many, aws, calls):
+    items = [
+        {"name": NAME, "description": "Anthropic key", "value": VALUE},
+        {"name": OTHER, "description": "errors channel"},
+        {"name": THIRD, "value": OTHER_VALUE, "tags": {"app": "sage", "channel": "business"}},
+    ]
+    result = run_many(items, tags={"app": "sage"})
+    assert result["changed"] is True
+    assert [secret["name"] for secret in result["secrets"]] == [NAME, OTHER, THIRD]
+    assert [secret["has_value"] for secret in result["secrets"]] == [True, False, True]
+    assert current_value(aws, NAME) == VALUE and current_value(aws, THIRD) == OTHER_VALUE
+    assert aws.describe_secret(SecretId=OTHER)["Tags"] == [{"Key": "app", "Value": "sage"}]
+    assert {t["Key"]: t["Value"] for t in aws.describe_secret(SecretId=THIRD)["Tags"]} == {
+        "app": "sage",
+        "channel": "business",
+    }
+
+    calls.clear()
+    result = run_many(items, tags={"app": "sage"}, diff=True)
+    assert result["changed"] is False
+    assert result["diff"] == {"before": {}, "after": {}}
+    assert calls == ["DescribeSecret"] * 3
+
+
+def test_an_item_overrides_the_module_options(run_many, aws):
+    aws.create_secret(Name=NAME, SecretString=VALUE)
+    aws.create_secret(Name=OTHER, SecretString=VALUE)
+    items = [{"name": NAME, "value": OTHER_VALUE}, {"name": OTHER, "value": OTHER_VALUE, "overwrite_value": True}]
+    result = run_many(items, diff=True)
+    assert [secret["value_written"] for secret in result["secrets"]] == [False, True]
+    assert current_value(aws, NAME) == VALUE and current_value(aws, OTHER) == OTHER_VALUE
+    assert list(result["diff"]["after"]) == [OTHER]
+    assert "has_value" in result["diff"]["after"][OTHER] and OTHER_VALUE not in json.dumps(result["diff"])
+
+    result = run_many([{"name": NAME}, {"name": OTHER, "state": "present"}], state="absent")
+    assert [secret.get("deleted_date") is not None for secret in result["secrets"]] == [True, False]
+
+
+def test_check_mode_of_several_secrets_changes_nothing(run_many, aws, calls):
+    aws.create_secret(Name=NAME)
+    calls.clear()
+    result = run_many([{"name": NAME, "value": VALUE}, {"name": OTHER}], check_mode=True)
+    assert result["changed"] is True
+    assert [secret["value_written"] for secret in result["secrets"]] == [True, False]
+    assert calls == ["DescribeSecret"] * 2
+    assert [s["Name"] for s in aws.list_secrets()["SecretList"]] == [NAME]
+
+
+def test_repeated_names_or_a_bad_item_fail_before_any_call(run_many, calls):
+    message = run_many.fail([{"name": NAME}, {"name": OTHER}, {"name": NAME}])
+    assert message == f"secrets: the names must be unique; repeated: {NAME}"
+    message = run_many.fail([{"name": NAME}, {"name": OTHER, "recovery_window_days": 3}], state="absent")
+    assert message.endswith(f"got 3 for {OTHER}")
+    assert "name" in run_many.fail([{"description": "no name"}])
+    assert "mutually exclusive" in run_many.fail([{"name": OTHER}], name=NAME)
+    assert "one of the following is required: name, secrets" in run_many.fail(None)
+    assert calls == []
