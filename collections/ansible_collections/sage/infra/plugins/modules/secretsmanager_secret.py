@@ -27,12 +27,42 @@ options:
   secrets:
     description:
       - Several secrets in one run (one module run instead of one per secret, still one C(DescribeSecret) each).
-      - Each item takes O(name) (required) and any of O(state), O(description), O(kms_key_id), O(value),
-        O(overwrite_value), O(tags), O(purge_tags) and O(recovery_window_days); an option an item does not set
-        is taken from the module's own option.
+      - Each item is one secret; an option an item does not set is taken from the module's own option of
+        the same name (its default when not given either).
       - The results are returned in RV(secrets), in the same order.
     type: list
     elements: dict
+    suboptions:
+      name:
+        description: Name of the secret, unique in the list.
+        type: str
+        required: true
+      state:
+        description: As O(state).
+        type: str
+        choices: ['present', 'absent']
+      description:
+        description: As O(description).
+        type: str
+      kms_key_id:
+        description: As O(kms_key_id).
+        type: str
+      value:
+        description: As O(value).
+        type: str
+      overwrite_value:
+        description: As O(overwrite_value).
+        type: bool
+      tags:
+        description: As O(tags).
+        type: dict
+        aliases: ['resource_tags']
+      purge_tags:
+        description: As O(purge_tags).
+        type: bool
+      recovery_window_days:
+        description: As O(recovery_window_days).
+        type: int
   state:
     description:
       - Whether the secret should exist.
@@ -344,7 +374,8 @@ def secrets_of_run(params):
 def main():
     argument_spec = {
         **SECRET_OPTIONS,
-        "secrets": {"type": "list", "elements": "dict", "options": ITEM_OPTIONS},
+        # Not no_log as a whole (names, descriptions and tags are shown); each item's value is, by its own spec.
+        "secrets": {"type": "list", "elements": "dict", "options": ITEM_OPTIONS, "no_log": False},
     }
     module = AnsibleAWSModule(
         argument_spec=argument_spec,
