@@ -7,18 +7,31 @@ site-packages) so that ``ansible_collections.amazon.aws`` still resolves from th
 package in both places).
 """
 
+import functools
 import importlib
 import json
 import sys
 from pathlib import Path
 
 import botocore.client
+import botocore.loaders
+import botocore.session
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
 _COLLECTIONS_ROOT = str(Path(__file__).resolve().parents[5])
 if _COLLECTIONS_ROOT not in sys.path:
     sys.path.append(_COLLECTIONS_ROOT)
+
+
+@functools.cache
+def _shared_loader(search_path_string=None):
+    return botocore.loaders.create_loader(search_path_string)
+
+
+# Each module run makes a new boto3 session, whose loader parses botocore's JSON models again: half of these
+# tests' time. One loader per data path for the whole test process reads each model once (the models are only read).
+botocore.session.create_loader = _shared_loader
 
 
 @pytest.fixture
