@@ -10,3 +10,28 @@ def exit_for_state(module, result_key, ensure_present, ensure_absent, *args, **e
     if module._diff:
         output["diff"] = {"before": before, "after": after}
     module.exit_json(**output)
+
+
+def repeated_names(list_option, names):
+    """The error for names the list option gives more than once, or None."""
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    return f"{list_option}: the names must be unique; repeated: {', '.join(repeated)}" if repeated else None
+
+
+def exit_for_states(module, single_key, list_key, outcomes):
+    """End a module that manages one resource (O(name)) or a list of them (the option list_key).
+
+    outcomes maps each name, in the order of the run, to (changed, result, before, after). One resource: its result
+    under single_key. A list: the results under list_key, the diff keyed by the names that changed.
+    """
+    output = {"changed": any(outcome[0] for outcome in outcomes.values())}
+    if module.params[list_key] is None:
+        (output[single_key], before, after) = next(iter(outcomes.values()))[1:]
+    else:
+        output[list_key] = [outcome[1] for outcome in outcomes.values()]
+        changes = {name: outcome for name, outcome in outcomes.items() if outcome[0]}
+        before = {name: outcome[2] for name, outcome in changes.items()}
+        after = {name: outcome[3] for name, outcome in changes.items()}
+    if module._diff:
+        output["diff"] = {"before": before, "after": after}
+    module.exit_json(**output)

@@ -446,6 +446,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
     boto3_tag_list_to_ansible_dict,
     compare_aws_tags,
 )
+from ansible_collections.sage.infra.plugins.module_utils.state import exit_for_states, repeated_names
 
 STATISTICS = ["SampleCount", "Average", "Sum", "Minimum", "Maximum"]
 THRESHOLD_OPERATORS = [
@@ -1016,10 +1017,9 @@ def checked_alarms(params):
     for index, item in enumerate(params["alarms"]):
         label = item.get("name") if isinstance(item, dict) else None
         alarms.append(checked_alarm({**given, **item}, f"alarms[{index}]{f' ({label})' if label else ''}: "))
-    names = [alarm[0]["name"] for alarm in alarms]
-    repeated = sorted({name for name in names if names.count(name) > 1})
-    if repeated:
-        raise InvalidOption(f"alarms: the names must be unique; repeated: {', '.join(repeated)}")
+    error = repeated_names("alarms", [alarm[0]["name"] for alarm in alarms])
+    if error:
+        raise InvalidOption(error)
     return alarms
 
 
@@ -1046,17 +1046,7 @@ def main():
     for params, metrics in alarms:
         ensure = ensure_present if params["state"] == "present" else ensure_absent
         outcomes[params["name"]] = ensure(module, client, params, current.get(params["name"]), metrics)
-    output = {"changed": any(outcome[0] for outcome in outcomes.values())}
-    if module.params["alarms"] is None:
-        output["alarm"], before, after = outcomes[module.params["name"]][1:]
-    else:
-        output["alarms"] = [outcome[1] for outcome in outcomes.values()]
-        changes = {name: outcome for name, outcome in outcomes.items() if outcome[0]}
-        before = {name: outcome[2] for name, outcome in changes.items()}
-        after = {name: outcome[3] for name, outcome in changes.items()}
-    if module._diff:
-        output["diff"] = {"before": before, "after": after}
-    module.exit_json(**output)
+    exit_for_states(module, "alarm", "alarms", outcomes)
 
 
 if __name__ == "__main__":

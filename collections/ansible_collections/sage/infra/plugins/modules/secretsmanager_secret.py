@@ -208,6 +208,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
     boto3_tag_list_to_ansible_dict,
     compare_aws_tags,
 )
+from ansible_collections.sage.infra.plugins.module_utils.state import exit_for_states, repeated_names
 
 
 def call(module, client, action, what, name, **kwargs):
@@ -357,10 +358,9 @@ def secrets_of_run(params):
             {**shared, **{key: value for key, value in item.items() if value is not None}} for item in params["secrets"]
         ]
     )
-    names = [item["name"] for item in items]
-    repeated = sorted({name for name in names if names.count(name) > 1})
-    if repeated:
-        return None, f"secrets: the names must be unique; repeated: {', '.join(repeated)}"
+    error = repeated_names("secrets", [item["name"] for item in items])
+    if error:
+        return None, error
     for item in items:
         days = item["recovery_window_days"]
         if days != 0 and not 7 <= days <= 30:
@@ -388,23 +388,11 @@ def main():
         module.fail_json(msg=error)
 
     client = module.client("secretsmanager", retry_decorator=AWSRetry.jittered_backoff())
-    outcomes = []  # (name, (changed, result, before, after))
+    outcomes = {}  # name: (changed, result, before, after)
     for params in items:
         ensure = ensure_present if params["state"] == "present" else ensure_absent
-        outcomes.append(
-            (params["name"], ensure(module, client, params, describe_secret(module, client, params["name"])))
-        )
-
-    output = {"changed": any(outcome[0] for _name, outcome in outcomes)}
-    if module.params["secrets"] is None:
-        output["secret"], before, after = outcomes[0][1][1:]
-    else:
-        output["secrets"] = [outcome[1] for _name, outcome in outcomes]
-        before = {name: outcome[2] for name, outcome in outcomes if outcome[0]}
-        after = {name: outcome[3] for name, outcome in outcomes if outcome[0]}
-    if module._diff:
-        output["diff"] = {"before": before, "after": after}
-    module.exit_json(**output)
+        outcomes[params["name"]] = ensure(module, client, params, describe_secret(module, client, params["name"]))
+    exit_for_states(module, "secret", "secrets", outcomes)
 
 
 if __name__ == "__main__":
