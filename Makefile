@@ -10,7 +10,7 @@ EMULATOR_PORT ?= 5000
 TEST_WORKERS ?= 2
 EMULATOR_URL := http://127.0.0.1:$(EMULATOR_PORT)
 
-.PHONY: help venv system-deps emulator emulator-stop demo test lint unit lambdas docs integration sanity bench clean
+.PHONY: help venv system-deps emulator emulator-stop demo test lint checks unit lambdas docs integration sanity bench clean
 
 help:
 	@echo "make demo   - provision the stack on a local AWS emulator and print its outputs"
@@ -81,7 +81,15 @@ docs: venv
 integration: venv system-deps
 	python -m pytest -q -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder --durations=25 tests/integration
 
-test: lint sanity unit lambdas docs integration
+# Lint first: the quickest to fail. Then the integration tests, which leave part of the two cores idle while they wait
+# on the emulator and the servers, with the other checks beside them one at a time (-j2: one job slot each); each
+# target's output is printed when it ends (-Otarget), not interleaved.
+test: lint
+	@echo "Now the integration tests (about 25 minutes), and beside them sanity, unit, lambdas and docs."
+	@echo "Each one's output is printed when it ends."
+	$(MAKE) --no-print-directory -j2 -Otarget integration checks
+
+checks: sanity unit lambdas docs
 
 bench: venv
 	python -m tests.bench
