@@ -9,8 +9,10 @@ EMULATOR_PORT ?= 5000
 # pytest-xdist workers for the unit and integration tests (each integration worker has its own emulator): 2 cores.
 TEST_WORKERS ?= 2
 EMULATOR_URL := http://127.0.0.1:$(EMULATOR_PORT)
+# Where the emulator started by `make emulator` keeps its pid and log.
+EMULATOR_DIR ?= .emulator
 
-.PHONY: help venv system-deps emulator emulator-stop demo test lint checks unit lambdas docs integration sanity bench clean
+.PHONY: help venv system-deps emulator emulator-stop demo test lint checks unit lambdas docs integration integration-only sanity bench clean
 
 help:
 	@echo "make demo   - provision the stack on a local AWS emulator and print its outputs"
@@ -43,16 +45,16 @@ emulator: venv
 	@if curl -fs -o /dev/null $(EMULATOR_URL)/moto-api/; then \
 		echo "AWS emulator already answering on $(EMULATOR_URL)"; \
 	else \
-		mkdir -p .emulator; \
-		nohup $(BIN)/python -m tests.harness.emulator serve --port $(EMULATOR_PORT) > .emulator/emulator.log 2>&1 & \
-		echo $$! > .emulator/pid; \
+		mkdir -p $(EMULATOR_DIR); \
+		nohup $(BIN)/python -m tests.harness.emulator serve --port $(EMULATOR_PORT) > $(EMULATOR_DIR)/emulator.log 2>&1 & \
+		echo $$! > $(EMULATOR_DIR)/pid; \
 		for i in $$(seq 100); do curl -fs -o /dev/null $(EMULATOR_URL)/moto-api/ && break; sleep 0.2; done; \
-		curl -fs -o /dev/null $(EMULATOR_URL)/moto-api/ || { cat .emulator/emulator.log; exit 1; }; \
+		curl -fs -o /dev/null $(EMULATOR_URL)/moto-api/ || { cat $(EMULATOR_DIR)/emulator.log; exit 1; }; \
 		echo "AWS emulator started on $(EMULATOR_URL) (stop it with: make emulator-stop)"; \
 	fi
 
 emulator-stop:
-	@if [ -f .emulator/pid ]; then kill $$(cat .emulator/pid) 2>/dev/null || true; rm -f .emulator/pid; fi
+	@if [ -f $(EMULATOR_DIR)/pid ]; then kill $$(cat $(EMULATOR_DIR)/pid) 2>/dev/null || true; rm -f $(EMULATOR_DIR)/pid; fi
 
 demo: emulator
 	AWS_ENDPOINT_URL=$(EMULATOR_URL) ansible-playbook site.yml -i inventories/local
@@ -78,16 +80,20 @@ lambdas: venv
 docs: venv
 	python -m pytest -q tests/test_docs.py
 
-integration: venv system-deps
+integration: venv system-deps integration-only
+
+# The integration tests without their prerequisites, for `make test`'s parallel part.
+integration-only:
 	python -m pytest -q -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder --durations=25 tests/integration
 
 # Lint first: the quickest to fail. Then the integration tests, which leave part of the two cores idle while they wait
-# on the emulator and the servers, with the other checks beside them one at a time (-j2: one job slot each); each
-# target's output is printed when it ends (-Otarget), not interleaved.
-test: lint
+# on the emulator and the servers, with the other checks beside them one at a time (-j2: a job slot each, the
+# integration tests first); each target's output is printed when it ends (-Otarget); -k: every check runs even
+# after one failed.
+test: lint system-deps
 	@echo "Now the integration tests (about 25 minutes), and beside them sanity, unit, lambdas and docs."
 	@echo "Each one's output is printed when it ends."
-	$(MAKE) --no-print-directory -j2 -Otarget integration checks
+	$(MAKE) --no-print-directory -j2 -k -Otarget integration-only checks
 
 checks: sanity unit lambdas docs
 
@@ -97,4 +103,4 @@ bench: venv
 	python -m tests.bench_timing
 
 clean: emulator-stop
-	rm -rf $(VENV) .emulator .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(EMULATOR_DIR) .pytest_cache .ruff_cache

@@ -35,6 +35,7 @@ STARTED_FIRST = (
     "test_molecule.py",
     "test_secret_hygiene.py",
     "test_real_timing.py",
+    "test_make_demo.py",
 )
 
 
