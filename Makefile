@@ -56,8 +56,9 @@ emulator: venv
 emulator-stop:
 	@if [ -f $(EMULATOR_DIR)/pid ]; then kill $$(cat $(EMULATOR_DIR)/pid) 2>/dev/null || true; rm -f $(EMULATOR_DIR)/pid; fi
 
+# DEMO_ARGS: more ansible-playbook options, e.g. DEMO_ARGS=-vvv or DEMO_ARGS=--check.
 demo: emulator
-	AWS_ENDPOINT_URL=$(EMULATOR_URL) ansible-playbook site.yml -i inventories/local
+	AWS_ENDPOINT_URL=$(EMULATOR_URL) ansible-playbook site.yml -i inventories/local $(DEMO_ARGS)
 
 lint: venv
 	ruff check .

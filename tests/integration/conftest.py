@@ -9,12 +9,13 @@ so the stack is converged once per test session. Units start longest first, so b
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from xdist.scheduler import LoadScopeScheduling
 
 from tests.harness.ecr import push_image
-from tests.harness.playbook import run_playbook
+from tests.harness.playbook import run_make
 
 REPOSITORY = "sage-backend"
 
@@ -35,7 +36,6 @@ STARTED_FIRST = (
     "test_molecule.py",
     "test_secret_hygiene.py",
     "test_real_timing.py",
-    "test_make_demo.py",
 )
 
 
@@ -70,13 +70,15 @@ def _stack_cache():
 
 @pytest.fixture(scope="module")
 def converged(emulator, aws, _stack_cache):
-    """The first site.yml run (at -vvv) on an account where CI already pushed the backend's `latest` image."""
+    """The first site.yml run (at -vvv) on an account where CI already pushed the backend's `latest` image, run as
+    the README's `make demo` (which finds this worker's emulator answering on its port)."""
     if _stack_cache.get("generation") != emulator.generation:
         emulator.reset_state()
         emulator.configure_rollout(seconds=1.0, failing_images=[])
         aws("ecr").create_repository(repositoryName=REPOSITORY)
         push_image(aws("ecr"), REPOSITORY, "initial-sha", "latest")
-        run = run_playbook("site.yml", emulator.endpoint, "-vvv").assert_ok()
+        port = urlsplit(emulator.endpoint).port
+        run = run_make("demo", f"EMULATOR_PORT={port}", "DEMO_ARGS=-vvv").assert_ok()
         assert run.changed > 0
         _stack_cache.update(generation=emulator.generation, run=run)
     return _stack_cache["run"]

@@ -43,7 +43,11 @@ def test_check_mode_on_a_converged_stack_changes_nothing(converged, emulator):
 
 
 def test_outputs_are_printed(converged, aws):
+    """The converge is the README's `make demo` (conftest.py): it ends with the stack's outputs."""
+    assert "AWS emulator already answering on" in converged.output and "ansible-playbook site.yml" in converged.output
     assert vpc_id(aws) in converged.output
+    for output in ("alb_dns_name: sage-alb", "database_endpoint: sage-postgres.", "valkey_endpoint: master.sage-"):
+        assert output in converged.output
     for name in (
         "anthropic-api-key",
         "discord-webhook-errors",
