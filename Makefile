@@ -81,18 +81,22 @@ lambdas: venv
 docs: venv
 	python -m pytest -q tests/test_docs.py
 
-integration: venv system-deps integration-only
+INTEGRATION_TESTS = python -m pytest -q -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder --durations=25 \
+	tests/integration
 
-# The integration tests without their prerequisites, for `make test`'s parallel part.
+integration: venv system-deps
+	$(INTEGRATION_TESTS)
+
+# The same without prerequisites, so that `make test`'s parallel part starts it first.
 integration-only:
-	python -m pytest -q -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder --durations=25 tests/integration
+	$(INTEGRATION_TESTS)
 
 # Lint first: the quickest to fail. Then the integration tests, which leave part of the two cores idle while they wait
 # on the emulator and the servers, with the other checks beside them one at a time (-j2: a job slot each, the
 # integration tests first); each target's output is printed when it ends (-Otarget); -k: every check runs even
 # after one failed.
 test: lint system-deps
-	@echo "Now the integration tests (about 25 minutes), and beside them sanity, unit, lambdas and docs."
+	@echo "Now the integration tests (25 to 35 minutes), and beside them sanity, unit, lambdas and docs."
 	@echo "Each one's output is printed when it ends."
 	$(MAKE) --no-print-directory -j2 -k -Otarget integration-only checks
 
