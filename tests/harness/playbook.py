@@ -59,10 +59,7 @@ def run_playbook(
         PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
         **(env or {}),
     )
-    completed = subprocess.run(
-        command, cwd=ROOT, env=run_env, capture_output=True, text=True, timeout=timeout, check=False
-    )
-    return PlaybookRun(completed.returncode, completed.stdout + completed.stderr)
+    return _run(command, run_env, timeout)
 
 
 def run_make(target: str, *settings: str, timeout: int = 900) -> PlaybookRun:
@@ -70,14 +67,11 @@ def run_make(target: str, *settings: str, timeout: int = 900) -> PlaybookRun:
     Makefile's (VENV is a path relative to the project); no AWS_* or make variable of the caller's reaches it."""
     venv = os.path.relpath(sys.prefix, ROOT)
     env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "MAKE", "MFLAGS"))}
-    completed = subprocess.run(
-        ["make", "--no-print-directory", f"VENV={venv}", target, *settings],
-        cwd=ROOT,
-        env={**env, "ANSIBLE_NOCOLOR": "1"},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-        check=False,
+    return _run(
+        ["make", "--no-print-directory", f"VENV={venv}", target, *settings], {**env, "ANSIBLE_NOCOLOR": "1"}, timeout
     )
+
+
+def _run(command: list[str], env: dict, timeout: int) -> PlaybookRun:
+    completed = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
     return PlaybookRun(completed.returncode, completed.stdout + completed.stderr)

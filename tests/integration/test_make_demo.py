@@ -6,19 +6,9 @@ directory of their own, so that a demo the developer has running on the default 
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
-
+from tests.harness.emulator import answers
 from tests.harness.net import free_port
 from tests.harness.playbook import run_make
-
-
-def answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2):
-            return True
-    except (urllib.error.URLError, OSError):
-        return False
 
 
 def test_make_emulator_starts_it_in_the_background_once_and_emulator_stop_stops_it(tmp_path):
@@ -28,11 +18,11 @@ def test_make_emulator_starts_it_in_the_background_once_and_emulator_stop_stops_
     try:
         started = run_make("emulator", *settings).assert_ok()
         assert f"AWS emulator started on {url} (stop it with: make emulator-stop)" in started.output
-        assert (tmp_path / "pid").is_file() and answers(f"{url}/moto-api/")
+        assert (tmp_path / "pid").is_file() and answers(url)
         again = run_make("emulator", *settings).assert_ok()
         assert f"AWS emulator already answering on {url}" in again.output
     finally:
         stopped = run_make("emulator-stop", *settings)
     stopped.assert_ok()
     assert not (tmp_path / "pid").exists()
-    assert not answers(f"{url}/moto-api/"), "make emulator-stop stopped the emulator"
+    assert not answers(url), "make emulator-stop stopped the emulator"
