@@ -1,17 +1,24 @@
 """`make bench`: what a user waits for and what it costs in AWS API calls, on the local emulator.
 
 Figures: where a task's time goes (controller, running a module, importing boto3, the API call); wall time
-of a full converge of site.yml from empty, of a no-op re-run and of a check-mode run; AWS API calls each
-makes (counted at the emulator), per managed resource, per action and per task; the slowest tasks.
+of plan.yml on an empty account and on the converged stack, a full converge of site.yml from empty, a no-op
+re-run and a check-mode run (--check --diff); AWS API calls each makes (counted at the emulator), mutating ones,
+per managed resource, per action and per task; module runs; the slowest tasks.
+
+SAGE_BENCH_BASELINE=<git ref> measures that commit's playbooks too, back to back with these (each on its own
+emulator, run for run alternately), for a before/after of one machine at one hour.
 SAGE_BENCH_TASKS=<file> writes every task of the no-op re-run there, with its seconds and calls.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
+import dataclasses
 import itertools
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -71,10 +78,6 @@ OVERHEAD_PLAYBOOK = """
       sage.infra.cloudwatch_metric_alarm: {name: sage-bench-none, state: absent}
       loop: "{{ range(20) | list }}"
 """
-
-
-# The opt-in fast profile (README "Speed"): Mitogen's strategy, one interpreter for the run.
-FAST_PROFILE = {"ANSIBLE_STRATEGY": "mitogen_linear"}
 
 
 aws_client = emulator_harness.client
@@ -152,7 +155,7 @@ def compute_resources(client) -> dict[str, int]:
     }
 
 
-def timed(emulator, *args, playbook="site.yml", env=None):
+def timed(emulator, *args, playbook="site.yml", env=None, cwd=ROOT):
     """(wall seconds, the run, the calls, [(task, seconds, its calls)]) of one ansible-playbook run."""
     emulator.reset_calls()
     with tempfile.TemporaryDirectory() as tmp:
@@ -164,7 +167,7 @@ def timed(emulator, *args, playbook="site.yml", env=None):
             "SAGE_BENCH_MARKS": str(marks_file),
         }
         start = time.monotonic()
-        run = run_playbook(playbook, emulator.endpoint, *args, env={**recorder, **(env or {})}).assert_ok()
+        run = run_playbook(playbook, emulator.endpoint, *args, env={**recorder, **(env or {})}, cwd=cwd).assert_ok()
         wall = time.monotonic() - start
         marks = json.loads(marks_file.read_text())
     calls = emulator.calls()
@@ -190,9 +193,7 @@ def overhead(emulator) -> None:
         playbook = Path(tmp, "overhead.yml")
         playbook.write_text(OVERHEAD_PLAYBOOK)
         _, _, _, tasks = timed(emulator, playbook=str(playbook))
-        _, _, _, fast_tasks = timed(emulator, playbook=str(playbook), env=FAST_PROFILE)
     per_task = {name: seconds / 20 for name, seconds, _ in tasks}
-    fast_per_task = {name: seconds / 20 for name, seconds, _ in fast_tasks}
     cloudwatch = aws_client(emulator.endpoint, "cloudwatch")
     cloudwatch.describe_alarms(AlarmNames=["sage-bench-none"])
     start = time.monotonic()
@@ -212,10 +213,6 @@ def overhead(emulator) -> None:
     print(f"  {per_task['controller']:6.3f} s  a task that runs no module (debug): templating, callbacks")
     print(f"  {per_task['module']:6.3f} s  the smallest module (ping): + worker fork, AnsiballZ, tmp dir, interpreter")
     print(f"  {per_task['aws']:6.3f} s  an AWS module making one API call: + boto3, amazon.aws, client, the call")
-    print(
-        f"  {fast_per_task['module']:6.3f} s / {fast_per_task['aws']:.3f} s  the same two with the fast profile "
-        "(modules run in one persistent interpreter)"
-    )
     print("of which, measured alone:")
     print(f"  {start_up:6.3f} s  Python start-up")
     print(f"  {basic - start_up:6.3f} s  importing ansible.module_utils.basic (from site-packages, compiled)")
@@ -241,53 +238,139 @@ def monitoring_resources(client) -> dict[str, int]:
     }
 
 
+# A task that runs a module costs a worker process and an interpreter: >= 0.2 s here, the others ~0.01 s.
+MODULE_RUN_SECONDS = 0.2
+
+
+@dataclasses.dataclass
+class Figures:
+    """One measured ansible-playbook run."""
+
+    wall: float
+    run: object
+    calls: list
+    tasks: list
+
+    @property
+    def mutating(self) -> int:
+        return sum(emulator_harness.is_mutating(call["action"]) for call in self.calls)
+
+    @property
+    def module_runs(self) -> list:
+        return [task for task in self.tasks if task[1] >= MODULE_RUN_SECONDS]
+
+    def line(self, label: str, resources: int) -> str:
+        return (
+            f"{label:44} {self.wall:6.1f} s  {len(self.calls):4d} API calls ({len(self.calls) / resources:.1f} per "
+            f"resource, {self.mutating} mutating)  {len(self.module_runs):2d} module runs  changed={self.run.changed}"
+        )
+
+
+def measure(emulator, *args, playbook="site.yml", cwd=ROOT) -> Figures:
+    return Figures(*timed(emulator, *args, playbook=playbook, cwd=cwd))
+
+
+def created_by(calls) -> int:
+    """Resources a converge created, from its call record (one per call that creates a resource of the plan)."""
+    return sum(1 for call in calls if emulator_harness.creates_a_resource(call))
+
+
+def plan_counts(run) -> dict[str, int]:
+    match = re.search(r"Plan: (\d+) to add, (\d+) to change, (\d+) to destroy", run.output)
+    assert match, run.output[-3000:]
+    return dict(zip(("add", "change", "destroy"), map(int, match.groups()), strict=True))
+
+
+@contextlib.contextmanager
+def baseline_tree(ref: str):
+    """A worktree of the given commit, removed afterwards."""
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = Path(tmp, "baseline")
+        subprocess.run(
+            ["git", "worktree", "add", "--detach", str(tree), ref], cwd=ROOT, check=True, capture_output=True
+        )
+        try:
+            yield tree
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, check=False)
+
+
+def seeded_emulator(stack: contextlib.ExitStack):
+    """A new emulator as in an account where CI has pushed the backend image: the service starts its task."""
+    emulator = stack.enter_context(emulator_harness.running())
+    ecr = aws_client(emulator.endpoint, "ecr")
+    ecr.create_repository(repositoryName="sage-backend")
+    push_image(ecr, "sage-backend", "latest")
+    return emulator
+
+
 def main() -> None:
     print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; site.yml on inventories/local\n")
-    with emulator_harness.running() as emulator:
+    baseline_ref = os.environ.get("SAGE_BENCH_BASELINE")
+    with contextlib.ExitStack() as stack:
+        emulator = seeded_emulator(stack)
         overhead(emulator)
-        # As in an account where CI has pushed the backend image: the service starts its task.
-        ecr = aws_client(emulator.endpoint, "ecr")
-        ecr.create_repository(repositoryName="sage-backend")
-        push_image(ecr, "sage-backend", "latest")
-        converge_s, _, converge_calls, _ = timed(emulator)
-        noop_s, noop, noop_calls, tasks = timed(emulator)
-        check_s, _, check_calls, _ = timed(emulator, "--check")
-        fast_s, fast, fast_calls, _ = timed(emulator, env=FAST_PROFILE)
+        trees = {"now": ROOT}
+        emulators = {"now": emulator}
+        if baseline_ref:
+            trees["before"] = stack.enter_context(baseline_tree(baseline_ref))
+            emulators["before"] = seeded_emulator(stack)
+        figures = {label: {} for label in trees}
+        empty_plan = measure(emulator, playbook="playbooks/plan.yml")
+        for label, tree in trees.items():
+            figures[label]["converge"] = measure(emulators[label], cwd=tree)
+        # Each kind of run, for each tree in turn, so that both see the machine at the same moment.
+        for what, args, playbook in (
+            ("no-op", (), "site.yml"),
+            ("check", ("--check", "--diff"), "site.yml"),
+            ("plan", (), "playbooks/plan.yml"),
+        ):
+            for label, tree in trees.items():
+                if (tree / playbook).exists():
+                    figures[label][what] = measure(emulators[label], *args, playbook=playbook, cwd=tree)
         resources = managed_resources(emulator.endpoint)
 
     total = sum(resources.values())
-    print(f"{'full converge from empty':32} {converge_s:6.1f} s  {len(converge_calls):4d} API calls")
-    print(f"{'no-op re-run':32} {noop_s:6.1f} s  {len(noop_calls):4d} API calls  changed={noop.changed}")
-    print(f"{'no-op re-run, fast profile':32} {fast_s:6.1f} s  {len(fast_calls):4d} API calls  changed={fast.changed}")
+    print(f"managed resources: {total} ({', '.join(f'{k} {v}' for k, v in resources.items())})\n")
+    labels = {
+        "plan": "plan.yml on the converged stack",
+        "no-op": "site.yml with nothing to do",
+        "check": "site.yml --check --diff, converged",
+        "converge": "site.yml: full converge from empty",
+    }
+    for what, label in labels.items():
+        for tree in trees:
+            if what in figures[tree]:
+                print(figures[tree][what].line(f"{label} [{tree}]" if baseline_ref else label, total))
+    created = created_by(figures["now"]["converge"].calls)
+    counts = plan_counts(empty_plan.run)
     print(
-        f"{'check mode on the converged stack':32} {check_s:6.1f} s  {len(check_calls):4d} API calls  "
-        f"mutating={sum(emulator_harness.is_mutating(c['action']) for c in check_calls)}"
+        f"{'plan.yml on an empty account':44} {empty_plan.wall:6.1f} s  {len(empty_plan.calls):4d} API calls "
+        f"({empty_plan.mutating} mutating): {counts['add']} to add; the converge then created {created}"
     )
-    print(f"\nmanaged resources: {total} ({', '.join(f'{k} {v}' for k, v in resources.items())})")
-    print(f"no-op re-run: {len(noop_calls) / total:.1f} API calls per managed resource (goal: <= 2)")
-    recap = noop.recap
-    print(f"no-op re-run: {len(tasks)} tasks started (ok={recap['ok']} skipped={recap['skipped']})")
-    # A task that runs a module costs a worker process and an interpreter: >= 0.2 s here, the others ~0.01 s.
-    module_runs = [seconds for _, seconds, _ in tasks if seconds >= 0.2]
+    noop = figures["now"]["no-op"]
+    recap = noop.run.recap
+    print(f"\nno-op re-run: {len(noop.tasks)} tasks started (ok={recap['ok']} skipped={recap['skipped']})")
+    module_seconds = sum(seconds for _, seconds, _ in noop.module_runs)
+    other = sum(seconds for _, seconds, _ in noop.tasks) - module_seconds
     print(
-        f"no-op re-run: {len(module_runs)} tasks of 0.2 s or more (module runs, lookups) took {sum(module_runs):.1f} s,"
-        f" the other {len(tasks) - len(module_runs)} {sum(s for _, s, _ in tasks) - sum(module_runs):.1f} s"
+        f"no-op re-run: {len(noop.module_runs)} tasks of {MODULE_RUN_SECONDS} s or more (module runs, lookups) took "
+        f"{module_seconds:.1f} s, the other {len(noop.tasks) - len(noop.module_runs)} {other:.1f} s"
     )
     if os.environ.get("SAGE_BENCH_TASKS"):
         Path(os.environ["SAGE_BENCH_TASKS"]).write_text(
-            "".join(f"{seconds:6.2f} s {len(calls):3d} {name}\n" for name, seconds, calls in tasks)
+            "".join(f"{seconds:6.2f} s {len(calls):3d} {name}\n" for name, seconds, calls in noop.tasks)
         )
     print("\nno-op re-run, calls by service and action (the 15 most made):")
-    by_action = collections.Counter((c["service"], c["action"]) for c in noop_calls)
+    by_action = collections.Counter((c["service"], c["action"]) for c in noop.calls)
     for (service, action), count in by_action.most_common(15):
         print(f"  {count:4d}  {service:16} {action}")
     print("\nno-op re-run, the slowest tasks (seconds, API calls):")
-    for name, seconds, calls in sorted(tasks, key=lambda task: -task[1])[:12]:
+    for name, seconds, calls in sorted(noop.tasks, key=lambda task: -task[1])[:12]:
         print(f"  {seconds:5.2f} s  {len(calls):3d}  {name}")
-    print("\nno-op re-run, the tasks making the most calls (calls: the most repeated action):")
-    for name, _, calls in sorted(tasks, key=lambda task: -len(task[2]))[:12]:
-        action, count = collections.Counter(c["action"] for c in calls).most_common(1)[0]
-        print(f"  {len(calls):3d}  {name}  ({count} {action})")
+    print("\nplan.yml on the converged stack, its module runs (seconds, API calls):")
+    for name, seconds, calls in figures["now"]["plan"].module_runs:
+        print(f"  {seconds:5.2f} s  {len(calls):3d}  {name}")
 
 
 if __name__ == "__main__":

@@ -84,6 +84,26 @@ MUTATING_PREFIXES = (
 RESOURCE_PARAMETERS = ("SecretId", "Name", "DBInstanceIdentifier", "ReplicationGroupId", "NatGatewayId")
 
 
+# The calls of a converge that each create one resource of the plan. Not counted: what is part of a resource in the
+# plan (a role's inline policy, a route, a route table's association, tags, a log group's retention, a listener of
+# the load balancer, a scalable target of its scaling policy, a subscription of its topic) - see each kind's entry.
+# S3 and Lambda are REST APIs: a bucket is PUT /<bucket> without a subresource, each lifecycle rule one
+# PUT /<bucket>?lifecycle (community.aws.s3_lifecycle writes one rule a run), a permission POST .../policy.
+CREATING = re.compile(
+    r"^(Create(Vpc|Subnet|InternetGateway|NatGateway|RouteTable|SecurityGroup|VpcEndpoint|FlowLogs|LogGroup|Role"
+    r"|Secret|DBSubnetGroup|DBParameterGroup|DBInstance|CacheSubnetGroup|CacheParameterGroup|ReplicationGroup"
+    r"|Repository|TargetGroup|LoadBalancer|Cluster|Service|Topic|Queue)|AllocateAddress|RegisterTaskDefinition"
+    r"|PutScalingPolicy|PutMetricAlarm|PutDashboard|POST /2015-03-31/functions(/[^/]+/policy)?)$"
+)
+
+
+def creates_a_resource(call: dict) -> bool:
+    """Whether the call creates one resource of the plan."""
+    if call["service"] == "s3" and call["action"].count("/") == 1 and call["action"].startswith("PUT "):
+        return call.get("query") in ("", "lifecycle", "lifecycle=")
+    return bool(CREATING.match(call["action"]))
+
+
 def is_mutating(action: str) -> bool:
     return action.startswith(MUTATING_PREFIXES)
 
@@ -186,6 +206,9 @@ class CallRecorder:
             # REST protocols (S3, Lambda ...): method and path
             action = params.get("Action", [""])[0] or f"{environ['REQUEST_METHOD']} {environ.get('PATH_INFO', '/')}"
         call = {"service": service, "action": action}
+        if not target and "Action" not in params:
+            # REST: the subresource is in the query (PUT /bucket?versioning is not PUT /bucket, the creation).
+            call["query"] = environ.get("QUERY_STRING", "")
         named = [params[key][0] for key in RESOURCE_PARAMETERS if isinstance(params.get(key, [None])[0], str)]
         if named:
             call["resource"] = named[0]

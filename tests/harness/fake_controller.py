@@ -15,6 +15,8 @@ sources and job templates:
   variables, defaults of the question's type and among the choices, within min and max);
 - ``GET|POST .../job_templates/<id>/credentials/`` associates and disassociates (204), one credential per cloud
   type and one vault credential per vault id;
+- ``GET /api/v2/unified_job_templates/?name=`` finds job templates (what schedules point to); schedules need an
+  ``rrule`` with DTSTART and RRULE:FREQ, and a name unique for their template;
 - every request needs ``Authorization: Bearer <token>`` (401 otherwise) and is recorded (``requests``).
 """
 
@@ -76,7 +78,9 @@ KINDS = {
             "execution_environment": "execution_environments",
         },
     ),
+    "schedules": ("schedule", ("name", "rrule", "unified_job_template"), {"unified_job_template": "job_templates"}),
 }
+RRULE = re.compile(r"^DTSTART[;:]\S+ RRULE:FREQ=(MINUTELY|HOURLY|DAILY|WEEKLY|MONTHLY|YEARLY)(;[A-Z]+=[A-Z0-9,+-]+)*$")
 # AWX's built-in credential types: name, kind, input fields (secret?, required?).
 CREDENTIAL_TYPES = [
     (
@@ -153,6 +157,9 @@ class FakeController:
         if headers.get("Authorization") != f"Bearer {self.token}":
             return 401, {"detail": "Authentication credentials were not provided."}
         match = PATH.match(split.path)
+        if match and match["kind"] == "unified_job_templates" and method == "GET" and not match["id"]:
+            with self._lock:
+                return 200, self._list("job_templates", parse_qsl(split.query))
         if not match or match["kind"] not in KINDS:
             return 404, {"detail": "Not found."}
         data = json.loads(body or b"{}")
@@ -227,7 +234,11 @@ class FakeController:
         for field, target in references.items():
             if merged.get(field) is not None and merged[field] not in self.objects[target]:
                 raise BadRequest({field: [f'Invalid pk "{merged[field]}" - object does not exist.']})
-        scope = ("organization", "inventory") if kind == "inventory_sources" else ("organization",)
+        scope = {"inventory_sources": ("organization", "inventory"), "schedules": ("unified_job_template",)}.get(
+            kind, ("organization",)
+        )
+        if kind == "schedules" and not RRULE.match(merged["rrule"]):
+            raise BadRequest({"rrule": ["A valid DTSTART and RRULE are required."]})
         for other in self.objects[kind].values():
             if other is not existing and all(other.get(key) == merged.get(key) for key in ("name", *scope)):
                 raise BadRequest({"__all__": [f"{KINDS[kind][0]} with this Name and Organization already exists."]})

@@ -47,6 +47,7 @@ def run_playbook(
     extra_vars: dict | None = None,
     env: dict | None = None,
     timeout: int = 900,
+    cwd: Path = ROOT,
 ) -> PlaybookRun:
     command = [str(Path(sys.executable).parent / "ansible-playbook"), playbook, "-i", inventory, *args]
     if extra_vars:
@@ -59,7 +60,7 @@ def run_playbook(
         PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
         **(env or {}),
     )
-    return _run(command, run_env, timeout)
+    return _run(command, run_env, timeout, cwd)
 
 
 def run_make(target: str, *settings: str, timeout: int = 900) -> PlaybookRun:
@@ -72,6 +73,6 @@ def run_make(target: str, *settings: str, timeout: int = 900) -> PlaybookRun:
     )
 
 
-def _run(command: list[str], env: dict, timeout: int) -> PlaybookRun:
-    completed = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+def _run(command: list[str], env: dict, timeout: int, cwd: Path = ROOT) -> PlaybookRun:
+    completed = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
     return PlaybookRun(completed.returncode, completed.stdout + completed.stderr)

@@ -4,6 +4,7 @@ against an in-memory controller API (tests/harness/fake_controller.py): everythi
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -138,7 +139,11 @@ def test_surveys_ask_what_each_operation_needs():
     def questions(name):
         return {question["variable"]: question for question in TEMPLATES[name]["survey"]}
 
-    assert set(TEMPLATES) == {"provision", "deploy", "backup", "restore", "migrate", "diagnose", "teardown"}
+    assert set(TEMPLATES) == {
+        "provision", "deploy", "backup", "restore", "migrate", "diagnose", "drift check", "teardown",
+    }  # fmt: skip
+    assert TEMPLATES["drift check"]["playbook"] == "playbooks/plan.yml"
+    assert TEMPLATES["drift check"]["extra_vars"] == {"plan_notify": True}
     assert TEMPLATES["provision"]["playbook"] == "site.yml" and TEMPLATES["provision"]["ask_job_type"] is True
     image_tag = questions("deploy")["image_tag"]
     assert image_tag["required"] is True and image_tag["default"] == ""
@@ -209,6 +214,11 @@ def test_configure_creates_every_template_with_its_survey_and_credentials_then_c
         assert template["survey_enabled"] is bool(definition["survey"])
         assert controller.survey(template["name"]).get("spec", []) == definition["survey"]
     assert templates["Sage prod - provision"]["ask_job_type_on_launch"] is True
+    assert json.loads(templates["Sage prod - drift check"]["extra_vars"]) == {"plan_notify": True}
+    (schedule,) = controller.named("schedules").values()
+    assert schedule["name"] == "Sage prod - drift check hourly"
+    assert schedule["unified_job_template"] == templates["Sage prod - drift check"]["id"]
+    assert schedule["rrule"].endswith("RRULE:FREQ=HOURLY;INTERVAL=1") and schedule["enabled"] is True
     assert templates["Sage prod - deploy"]["ask_job_type_on_launch"] is False
 
     # Again, secrets exported as before: the controller shows them as $encrypted$, they are not sent again.

@@ -1,11 +1,14 @@
-"""From nothing to a prod-shaped network and back to nothing: check mode, per-AZ NAT, removal twice."""
+"""From nothing to a prod-shaped network and back to nothing: check mode, the plan of an empty account and what the
+converge then creates, per-AZ NAT, removal twice."""
 
 from __future__ import annotations
 
+import collections
 import json
 
 import pytest
 
+from tests.harness import emulator as emulator_harness
 from tests.harness.playbook import run_playbook
 
 PROD_SHAPE = {
@@ -58,8 +61,37 @@ def test_check_mode_on_an_empty_account_creates_nothing(empty, aws):
     assert aws("secretsmanager").list_secrets()["SecretList"] == []
 
 
-def test_per_az_nat_routes_each_zone_through_its_own_gateway(empty, aws):
+@pytest.fixture(scope="module")
+def planned(empty, tmp_path_factory):
+    """plan.yml on the empty account: its JSON document."""
+    plan_file = tmp_path_factory.mktemp("plan") / "plan.json"
+    empty.reset_calls()
+    run_playbook(
+        "playbooks/plan.yml", empty.endpoint, extra_vars={**PROD_SHAPE, "plan_file": str(plan_file)}
+    ).assert_ok()
+    assert empty.mutating_calls() == []
+    return json.loads(plan_file.read_text())
+
+
+def test_the_plan_of_an_empty_account_lists_every_resource_to_create(planned):
+    actions = collections.Counter(entry["action"] for entry in planned["resources"])
+    assert set(actions) <= {"create", "update", "unchanged"}, actions
+    # Unchanged: only what should not exist and does not (a disabled feature's resource).
+    assert [e["name"] for e in planned["resources"] if e["action"] == "unchanged" and e["desired"] is not None] == []
+    # The only update: the VPC's default security group, which AWS creates with the VPC and the role empties.
+    assert [(e["kind"], e["name"]) for e in planned["resources"] if e["action"] == "update"] == [
+        ("security_group", "default")
+    ]
+    assert planned["summary"]["create"] == actions["create"] > 60
+    kinds = {entry["kind"] for entry in planned["resources"]}
+    assert kinds >= {"vpc", "subnet", "nat_gateway", "elastic_ip", "route_table", "security_group", "iam_role"}
+
+
+def test_per_az_nat_routes_each_zone_through_its_own_gateway(empty, aws, planned):
+    empty.reset_calls()
     run_playbook("site.yml", empty.endpoint, extra_vars=PROD_SHAPE).assert_ok()
+    created = [call["action"] for call in empty.calls() if emulator_harness.creates_a_resource(call)]
+    assert len(created) == planned["summary"]["create"], collections.Counter(created)
     ec2 = aws("ec2")
     vpc = stack_vpcs(aws)[0]["VpcId"]
     nats = ec2.describe_nat_gateways(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["NatGateways"]

@@ -23,18 +23,6 @@ def test_rerun_changes_nothing(converged, emulator):
     assert emulator.mutating_calls() == []
 
 
-def test_the_fast_profile_reruns_with_changed_0_and_prints_no_secret(converged, emulator, aws):
-    """ANSIBLE_STRATEGY=mitogen_linear (README "Speed"): one interpreter for the run, same result and calls."""
-    emulator.reset_calls()
-    fast = run_playbook("site.yml", emulator.endpoint, "-vvv", env={"ANSIBLE_STRATEGY": "mitogen_linear"}).assert_ok()
-    # Mitogen runs modules in its own interpreter: no shell command per task, which -vvv would show as EXEC.
-    assert "strategy plugins not included in ansible.builtin" in fast.output and "<localhost> EXEC" not in fast.output
-    assert fast.changed == 0, fast.output
-    assert emulator.mutating_calls() == []
-    for value in generated_secrets(aws):
-        assert value not in fast.output
-
-
 def test_check_mode_on_a_converged_stack_changes_nothing(converged, emulator):
     emulator.reset_calls()
     check = run_playbook("site.yml", emulator.endpoint, "--check", "--diff").assert_ok()

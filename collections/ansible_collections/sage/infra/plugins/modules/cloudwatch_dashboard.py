@@ -135,6 +135,7 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.sage.infra.plugins.module_utils.stack_cloudwatch import normalise, same_body, serialise
 from ansible_collections.sage.infra.plugins.module_utils.state import exit_for_state
 
 NAME = re.compile(r"[A-Za-z0-9_-]{1,255}")
@@ -143,10 +144,6 @@ MAX_BODY_BYTES = 1024 * 1024
 
 class InvalidOption(Exception):
     """A bad option value; the message names the option."""
-
-
-def serialise(body):
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
 def check_name(name):
@@ -177,22 +174,6 @@ def check_body(body):
     if size > MAX_BODY_BYTES:
         raise InvalidOption(f"body is {size} bytes once serialised to JSON; AWS allows at most {MAX_BODY_BYTES} (1 MB)")
     return serialised
-
-
-def normalise(value):
-    """The value with integral floats made ints, so that 80 and 80.0 compare equal."""
-    if isinstance(value, dict):
-        return {key: normalise(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [normalise(item) for item in value]
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
-
-
-def same_body(a, b):
-    # Compared as canonical JSON rather than as Python values, where True == 1 and False == 0.
-    return serialise(normalise(a)) == serialise(normalise(b))
 
 
 def validation_messages(messages):

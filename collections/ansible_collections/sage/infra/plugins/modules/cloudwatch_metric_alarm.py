@@ -446,65 +446,17 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
     boto3_tag_list_to_ansible_dict,
     compare_aws_tags,
 )
+from ansible_collections.sage.infra.plugins.module_utils.stack_cloudwatch import (
+    ALARM_OPTIONS,
+    BAND_OPERATORS,
+    CONFIG_KEYS,
+    SINGLE_METRIC_OPTIONS,
+    UNITS,
+    alarm_view,
+    desired_alarm,
+)
 from ansible_collections.sage.infra.plugins.module_utils.state import exit_for_states, repeated_names
 
-STATISTICS = ["SampleCount", "Average", "Sum", "Minimum", "Maximum"]
-THRESHOLD_OPERATORS = [
-    "GreaterThanOrEqualToThreshold",
-    "GreaterThanThreshold",
-    "LessThanThreshold",
-    "LessThanOrEqualToThreshold",
-]
-BAND_OPERATORS = ["LessThanLowerOrGreaterThanUpperThreshold", "LessThanLowerThreshold", "GreaterThanUpperThreshold"]
-UNITS = [
-    "Seconds",
-    "Microseconds",
-    "Milliseconds",
-    "Bytes",
-    "Kilobytes",
-    "Megabytes",
-    "Gigabytes",
-    "Terabytes",
-    "Bits",
-    "Kilobits",
-    "Megabits",
-    "Gigabits",
-    "Terabits",
-    "Percent",
-    "Count",
-    "Bytes/Second",
-    "Kilobytes/Second",
-    "Megabytes/Second",
-    "Gigabytes/Second",
-    "Terabytes/Second",
-    "Bits/Second",
-    "Kilobits/Second",
-    "Megabits/Second",
-    "Gigabits/Second",
-    "Terabits/Second",
-    "Count/Second",
-    "None",
-]
-SINGLE_METRIC_OPTIONS = ["metric_name", "namespace", "statistic", "extended_statistic", "dimensions", "period", "unit"]
-# The keys of a DescribeAlarms entry that PutMetricAlarm sets (they have the same names in both).
-SINGLE_METRIC_KEYS = ("MetricName", "Namespace", "Statistic", "ExtendedStatistic", "Dimensions", "Period", "Unit")
-CONFIG_KEYS = (
-    "AlarmDescription",
-    "ActionsEnabled",
-    "OKActions",
-    "AlarmActions",
-    "InsufficientDataActions",
-    *SINGLE_METRIC_KEYS,
-    "EvaluationPeriods",
-    "DatapointsToAlarm",
-    "Threshold",
-    "ComparisonOperator",
-    "TreatMissingData",
-    "EvaluateLowSampleCountPercentile",
-    "Metrics",
-    "ThresholdMetricId",
-)
-ACTION_KEYS = ("AlarmActions", "OKActions", "InsufficientDataActions")
 QUERY_KEYS = ("Id", "Expression", "MetricStat", "Label", "ReturnData", "Period", "AccountId")
 METRIC_STAT_KEYS = ("Metric", "Period", "Stat", "Unit")
 METRIC_KEYS = ("Namespace", "MetricName", "Dimensions")
@@ -713,117 +665,6 @@ def validate(params):
     return None
 
 
-# --- the desired alarm, and the normalised view both it and the described alarm are compared in --------------
-
-
-def desired_alarm(params, metrics):
-    """The alarm the options describe, in the shape of a DescribeAlarms entry (also PutMetricAlarm's parameters)."""
-    alarm = {
-        "AlarmName": params["name"],
-        "ActionsEnabled": params["actions_enabled"],
-        "OKActions": list(params["ok_actions"]),
-        "AlarmActions": list(params["alarm_actions"]),
-        "InsufficientDataActions": list(params["insufficient_data_actions"]),
-        "EvaluationPeriods": params["evaluation_periods"],
-        "ComparisonOperator": params["comparison_operator"],
-        "TreatMissingData": params["treat_missing_data"],
-    }
-    optional = {
-        "AlarmDescription": params["description"],
-        "DatapointsToAlarm": params["datapoints_to_alarm"],
-        "Threshold": params["threshold"],
-        "ThresholdMetricId": params["threshold_metric_id"],
-        "EvaluateLowSampleCountPercentile": params["evaluate_low_sample_count_percentile"],
-    }
-    if metrics is None:
-        optional.update(
-            MetricName=params["metric_name"],
-            Namespace=params["namespace"],
-            Statistic=params["statistic"],
-            ExtendedStatistic=params["extended_statistic"],
-            Period=params["period"],
-            Unit=params["unit"],
-        )
-        dimensions = params["dimensions"] or {}
-        if dimensions:
-            alarm["Dimensions"] = [{"Name": name, "Value": to_text(value)} for name, value in dimensions.items()]
-    else:
-        alarm["Metrics"] = metrics
-    alarm.update({key: value for key, value in optional.items() if value is not None})
-    return alarm
-
-
-def dimensions_view(dimensions):
-    return sorted(
-        ({"Name": d.get("Name"), "Value": d.get("Value")} for d in dimensions or []),
-        key=lambda d: (d["Name"] or "", d["Value"] or ""),
-    )
-
-
-def compact(view):
-    """Drop the keys without a value (None, or an empty dimension list), so that absent and None compare equal."""
-    return {key: value for key, value in view.items() if value is not None and not (key == "Dimensions" and not value)}
-
-
-def query_view(query):
-    view = {
-        "Id": query.get("Id"),
-        "Expression": query.get("Expression"),
-        "Label": query.get("Label") or None,
-        "AccountId": query.get("AccountId") or None,
-        "ReturnData": boolean(query.get("ReturnData", True), strict=False),  # the API default
-        "Period": query.get("Period"),
-    }
-    stat = query.get("MetricStat")
-    if stat:
-        metric = stat.get("Metric") or {}
-        view["MetricStat"] = compact(
-            {
-                "Metric": compact(
-                    {
-                        "Namespace": metric.get("Namespace"),
-                        "MetricName": metric.get("MetricName"),
-                        "Dimensions": dimensions_view(metric.get("Dimensions")),
-                    }
-                ),
-                "Period": stat.get("Period"),
-                "Stat": stat.get("Stat"),
-                "Unit": stat.get("Unit"),
-            }
-        )
-        if view["Period"] == stat.get("Period"):
-            view["Period"] = None  # the period of a MetricStat query is the one of its MetricStat
-    return compact(view)
-
-
-def alarm_view(alarm):
-    """The managed configuration of an alarm (described or desired), normalised for comparison.
-
-    Action lists and dimensions are sorted, queries sorted by Id, the threshold is a float, and the defaults
-    AWS applies are made explicit: DatapointsToAlarm is EvaluationPeriods, TreatMissingData is missing,
-    ActionsEnabled is true, ReturnData is true. An empty description or low sample count setting is none.
-    """
-    view = {key: alarm.get(key) for key in CONFIG_KEYS}
-    view["AlarmDescription"] = view["AlarmDescription"] or None
-    view["ActionsEnabled"] = True if view["ActionsEnabled"] is None else view["ActionsEnabled"]
-    for key in ACTION_KEYS:
-        view[key] = sorted(set(view[key] or []))
-    view["Dimensions"] = dimensions_view(view["Dimensions"])
-    view["Metrics"] = sorted((query_view(q) for q in view["Metrics"] or []), key=lambda q: q["Id"] or "") or None
-    if view["Metrics"]:
-        for key in SINGLE_METRIC_KEYS:
-            view[key] = None  # a metric math alarm has its metrics and periods in its queries
-    if view["DatapointsToAlarm"] is None:
-        view["DatapointsToAlarm"] = view["EvaluationPeriods"]
-    view["TreatMissingData"] = view["TreatMissingData"] or "missing"
-    view["EvaluateLowSampleCountPercentile"] = view["EvaluateLowSampleCountPercentile"] or None
-    if view["ThresholdMetricId"]:
-        view["Threshold"] = None  # an anomaly detection alarm compares with its band, not a threshold
-    elif view["Threshold"] is not None:
-        view["Threshold"] = float(view["Threshold"])
-    return compact(view)
-
-
 def diff_view(view, tags):
     result = camel_dict_to_snake_dict(view)
     if tags is not None:
@@ -949,36 +790,6 @@ def ensure_absent(module, client, params, current, _metrics):
     return True, alarm_result(current, None), diff_view(alarm_view(current), None), {}
 
 
-ALARM_OPTIONS = {
-    "name": {"type": "str", "required": True},
-    "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
-    "description": {"type": "str"},
-    "metric_name": {"type": "str"},
-    "namespace": {"type": "str"},
-    "statistic": {"type": "str", "choices": STATISTICS},
-    "extended_statistic": {"type": "str"},
-    "dimensions": {"type": "dict"},
-    "period": {"type": "int"},
-    "unit": {"type": "str", "choices": UNITS},
-    "metrics": {"type": "list", "elements": "dict"},
-    "comparison_operator": {"type": "str", "choices": THRESHOLD_OPERATORS + BAND_OPERATORS},
-    "threshold": {"type": "float"},
-    "threshold_metric_id": {"type": "str"},
-    "evaluation_periods": {"type": "int"},
-    "datapoints_to_alarm": {"type": "int"},
-    "treat_missing_data": {
-        "type": "str",
-        "default": "missing",
-        "choices": ["breaching", "notBreaching", "ignore", "missing"],
-    },
-    "evaluate_low_sample_count_percentile": {"type": "str", "choices": ["evaluate", "ignore"]},
-    "alarm_actions": {"type": "list", "elements": "str", "default": []},
-    "ok_actions": {"type": "list", "elements": "str", "default": []},
-    "insufficient_data_actions": {"type": "list", "elements": "str", "default": []},
-    "actions_enabled": {"type": "bool", "default": True},
-    "tags": {"type": "dict", "aliases": ["resource_tags"]},
-    "purge_tags": {"type": "bool", "default": True},
-}
 # The rules between the options of one alarm, checked by AnsibleModule's own validator.
 ALARM_VALIDATOR = ArgumentSpecValidator(
     ALARM_OPTIONS,

@@ -167,12 +167,16 @@ from ansible_collections.sage.infra.plugins.module_utils.ecs import (
     desired_tags,
     dict_to_tags,
     sync_tags,
-    tags_to_dict,
+)
+from ansible_collections.sage.infra.plugins.module_utils.stack_ecs import (
+    INSIGHTS,
+    cluster_settings,
+    cluster_view,
+    strategy_api,
 )
 from ansible_collections.sage.infra.plugins.module_utils.state import exit_for_state
 
 POLL_DELAY = 5
-INSIGHTS = "containerInsights"
 
 
 def describe_cluster(module, client):
@@ -190,41 +194,9 @@ def describe_cluster(module, client):
     return clusters[0] if clusters else None
 
 
-def strategy_view(strategy):
-    """A capacity provider strategy, in either form, as sorted snake_case items."""
-    items = [
-        {
-            "capacity_provider": item.get("capacityProvider", item.get("capacity_provider")),
-            "weight": item.get("weight") or 0,
-            "base": item.get("base") or 0,
-        }
-        for item in strategy or []
-    ]
-    return sorted(items, key=lambda item: item["capacity_provider"])
-
-
-def strategy_api(strategy):
-    return [{"capacityProvider": i["capacity_provider"], "weight": i["weight"], "base": i["base"]} for i in strategy]
-
-
-def cluster_view(cluster):
-    """The managed attributes of a described cluster."""
-    settings = {s.get("name"): s.get("value") for s in cluster.get("settings") or []}
-    return {
-        "container_insights": settings.get(INSIGHTS, "disabled"),
-        "capacity_providers": sorted(cluster.get("capacityProviders") or []),
-        "default_capacity_provider_strategy": strategy_view(cluster.get("defaultCapacityProviderStrategy")),
-        "tags": tags_to_dict(cluster.get("tags")),
-    }
-
-
 def desired_view(params, before):
     """What the cluster should have: the options given, the rest as it is."""
-    after = {**before, "container_insights": params["container_insights"]}
-    if params["capacity_providers"] is not None:
-        after["capacity_providers"] = sorted(params["capacity_providers"])
-    if params["default_capacity_provider_strategy"] is not None:
-        after["default_capacity_provider_strategy"] = strategy_view(params["default_capacity_provider_strategy"])
+    after = cluster_settings(params, before)
     after["tags"] = desired_tags(before.get("tags", {}), params["tags"], params["purge_tags"])
     return after
 

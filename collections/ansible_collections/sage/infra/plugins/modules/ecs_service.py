@@ -405,6 +405,15 @@ from ansible_collections.sage.infra.plugins.module_utils.ecs import (
     tags_to_dict,
 )
 from ansible_collections.sage.infra.plugins.module_utils.ecs import call as ecs_call
+from ansible_collections.sage.infra.plugins.module_utils.stack_ecs import (
+    SIMPLE,
+    desired_view,
+    is_fargate,
+    normal_deployment,
+    primary_deployment,
+    service_differences,
+    service_view,
+)
 
 # Seconds between two DescribeServices while waiting: 1, 2, 4, then every POLL_DELAY.
 FIRST_POLL_DELAY = 1
@@ -413,13 +422,6 @@ NAME_RE = r"[A-Za-z0-9_-]{1,255}"
 LAST_EVENTS = 3
 # UpdateService parameters that start a deployment.
 DEPLOYING = ("taskDefinition", "networkConfiguration", "platformVersion", "loadBalancers", "forceNewDeployment")
-# Compared option -> UpdateService/CreateService parameter, for the settings set as they are.
-SIMPLE = {
-    "health_check_grace_period_seconds": "healthCheckGracePeriodSeconds",
-    "propagate_tags": "propagateTags",
-    "enable_execute_command": "enableExecuteCommand",
-    "enable_ecs_managed_tags": "enableECSManagedTags",
-}
 # Application Auto Scaling: the scalable target of a service's desired count, less its resource ID.
 SCALABLE_TARGET = {"ServiceNamespace": "ecs", "ScalableDimension": "ecs:service:DesiredCount"}
 
@@ -537,103 +539,6 @@ def resolve_task_definition(module, client, current):
     return definition["taskDefinitionArn"]
 
 
-def is_fargate(launch_type, strategy):
-    return launch_type == "FARGATE" or any(item["capacity_provider"].startswith("FARGATE") for item in strategy or [])
-
-
-def normal_strategy(items, key="capacity_provider"):
-    """A capacity provider strategy in option form, sorted; None when there is none."""
-    if not items:
-        return None
-    if key == "capacityProvider":
-        items = [
-            {
-                "capacity_provider": item["capacityProvider"],
-                "weight": item.get("weight", 0),
-                "base": item.get("base", 0),
-            }
-            for item in items
-        ]
-    return sorted(
-        ({"capacity_provider": i["capacity_provider"], "weight": i["weight"], "base": i["base"]} for i in items),
-        key=lambda item: item["capacity_provider"],
-    )
-
-
-def normal_load_balancers(items, aws=False):
-    if items is None:
-        return None
-    if aws:
-        items = [
-            {
-                "target_group_arn": item.get("targetGroupArn"),
-                "container_name": item.get("containerName"),
-                "container_port": item.get("containerPort"),
-            }
-            for item in items
-        ]
-    keys = ("target_group_arn", "container_name", "container_port")
-    return sorted(({key: item[key] for key in keys} for item in items), key=lambda item: [str(item[k]) for k in keys])
-
-
-def normal_deployment(deployment):
-    breaker = deployment.get("circuit_breaker") or {}
-    return {
-        "minimum_healthy_percent": deployment["minimum_healthy_percent"],
-        "maximum_percent": deployment["maximum_percent"],
-        "circuit_breaker": {"enable": bool(breaker.get("enable")), "rollback": bool(breaker.get("rollback"))},
-    }
-
-
-def service_view(service):
-    """The managed settings of a described service, normalised."""
-    vpc = (service.get("networkConfiguration") or {}).get("awsvpcConfiguration")
-    configuration = service.get("deploymentConfiguration") or {}
-    breaker = configuration.get("deploymentCircuitBreaker") or {}
-    return {
-        "task_definition": service.get("taskDefinition"),
-        "desired_count": service.get("desiredCount"),
-        "launch_type": service.get("launchType"),
-        "capacity_provider_strategy": normal_strategy(service.get("capacityProviderStrategy"), "capacityProvider"),
-        "platform_version": service.get("platformVersion"),
-        "subnets": sorted(vpc.get("subnets") or []) if vpc else None,
-        "security_groups": sorted(vpc.get("securityGroups") or []) if vpc else None,
-        "assign_public_ip": vpc.get("assignPublicIp") == "ENABLED" if vpc else None,
-        "load_balancers": normal_load_balancers(service.get("loadBalancers") or [], aws=True),
-        "health_check_grace_period_seconds": service.get("healthCheckGracePeriodSeconds", 0),
-        "deployment": normal_deployment(
-            {
-                "minimum_healthy_percent": configuration.get("minimumHealthyPercent", 100),
-                "maximum_percent": configuration.get("maximumPercent", 200),
-                "circuit_breaker": breaker,
-            }
-        ),
-        "propagate_tags": service.get("propagateTags", "NONE"),
-        "enable_execute_command": bool(service.get("enableExecuteCommand")),
-        "enable_ecs_managed_tags": bool(service.get("enableECSManagedTags")),
-        "tags": tags_to_dict(service.get("tags")),
-    }
-
-
-def desired_view(params, task_definition, fargate):
-    """The managed settings as the options ask for them; None when an option is not set."""
-    subnets = params["subnets"]
-    return {
-        "task_definition": task_definition,
-        "desired_count": params["desired_count"],
-        "launch_type": params["launch_type"],
-        "capacity_provider_strategy": normal_strategy(params["capacity_provider_strategy"]),
-        "platform_version": params["platform_version"] or ("LATEST" if fargate else None),
-        "subnets": None if subnets is None else sorted(subnets),
-        "security_groups": None if params["security_groups"] is None else sorted(params["security_groups"]),
-        "assign_public_ip": None if subnets is None else bool(params["assign_public_ip"]),
-        "load_balancers": normal_load_balancers(params["load_balancers"]),
-        "deployment": None if params["deployment"] is None else normal_deployment(params["deployment"]),
-        "tags": params["tags"],
-        **{option: params[option] for option in SIMPLE},
-    }
-
-
 def network_request(view):
     vpc = {"subnets": view["subnets"], "assignPublicIp": "ENABLED" if view["assign_public_ip"] else "DISABLED"}
     if view["security_groups"]:
@@ -686,10 +591,6 @@ def service_result(service, tags=None):
 
 def poll_delay(attempt, remaining):
     return min(POLL_DELAY, FIRST_POLL_DELAY * 2**attempt, remaining)
-
-
-def primary_deployment(service):
-    return next((d for d in (service or {}).get("deployments") or [] if d.get("status") == "PRIMARY"), None)
 
 
 def rollout_state(service, deployment_id, task_definition):
@@ -905,24 +806,22 @@ def plan_update(module, service, task_definition):
             launch_type=want["launch_type"],
             current_launch_type=before["launch_type"],
         )
-    if (
-        want["capacity_provider_strategy"]
-        and want["capacity_provider_strategy"] != before["capacity_provider_strategy"]
-    ):
+    # What differs is the stack's comparison of a service (module_utils/stack_ecs): one truth.
+    differs = set(service_differences(want, before, params["autoscaling_owns_desired_count"]))
+    if "capacity_provider_strategy" in differs:
         # A new strategy only applies to new tasks: AWS documents forceNewDeployment for the move.
         update["capacityProviderStrategy"] = strategy_request(want["capacity_provider_strategy"])
         update["forceNewDeployment"] = True
         after.update(capacity_provider_strategy=want["capacity_provider_strategy"], launch_type=None)
 
-    if want["task_definition"] and want["task_definition"] != before["task_definition"]:
+    if "task_definition" in differs:
         update["taskDefinition"] = after["task_definition"] = want["task_definition"]
-    count = want["desired_count"]
-    if count is not None and not params["autoscaling_owns_desired_count"] and count != before["desired_count"]:
-        update["desiredCount"] = after["desired_count"] = count
-    if want["platform_version"] and want["platform_version"] != before["platform_version"]:
+    if "desired_count" in differs:
+        update["desiredCount"] = after["desired_count"] = want["desired_count"]
+    if "platform_version" in differs:
         update["platformVersion"] = after["platform_version"] = want["platform_version"]
 
-    if want["subnets"] is not None:
+    if differs & {"subnets", "security_groups", "assign_public_ip"}:
         network = {
             "subnets": want["subnets"],
             "security_groups": before["security_groups"]
@@ -930,20 +829,19 @@ def plan_update(module, service, task_definition):
             else want["security_groups"],
             "assign_public_ip": want["assign_public_ip"],
         }
-        if any(network[key] != before[key] for key in network):
-            update["networkConfiguration"] = network_request(network)
-            after.update(network)
+        update["networkConfiguration"] = network_request(network)
+        after.update(network)
 
-    if want["load_balancers"] is not None and want["load_balancers"] != before["load_balancers"]:
+    if "load_balancers" in differs:
         update["loadBalancers"] = load_balancers_request(want["load_balancers"])
         after["load_balancers"] = want["load_balancers"]
-    if want["deployment"] is not None and want["deployment"] != before["deployment"]:
+    if "deployment" in differs:
         update["deploymentConfiguration"] = deployment_request(
             want["deployment"], service.get("deploymentConfiguration")
         )
         after["deployment"] = want["deployment"]
     for option, api_name in SIMPLE.items():
-        if want[option] is not None and want[option] != before[option]:
+        if option in differs:
             update[api_name] = after[option] = want[option]
     if params["force_new_deployment"]:
         update["forceNewDeployment"] = True

@@ -278,132 +278,18 @@ from ansible_collections.sage.infra.plugins.module_utils.ecs import (
     sync_tags,
     tags_to_dict,
 )
+from ansible_collections.sage.infra.plugins.module_utils.stack_ecs import (
+    OPTION_FIELDS,
+    REGISTRABLE,
+    definition_from_options,
+    family_of,
+    images_of,
+    normalize_definition,
+    revision_of,
+)
 
-# Every field RegisterTaskDefinition accepts but family and tags.
-REGISTRABLE = (
-    "containerDefinitions",
-    "cpu",
-    "memory",
-    "networkMode",
-    "requiresCompatibilities",
-    "executionRoleArn",
-    "taskRoleArn",
-    "runtimePlatform",
-    "volumes",
-    "ephemeralStorage",
-    "pidMode",
-    "ipcMode",
-    "proxyConfiguration",
-    "placementConstraints",
-    "inferenceAccelerators",
-    "enableFaultInjection",
-    "trustedExecutionConfiguration",
-)
-# Task level options and their API fields; all of them are mutually exclusive with base_revision.
-OPTION_FIELDS = {
-    "cpu": "cpu",
-    "memory": "memory",
-    "network_mode": "networkMode",
-    "requires_compatibilities": "requiresCompatibilities",
-    "execution_role_arn": "executionRoleArn",
-    "task_role_arn": "taskRoleArn",
-    "runtime_platform": "runtimePlatform",
-    "volumes": "volumes",
-}
-# Booleans that default to false: false and missing mean the same.
-FALSE_BY_DEFAULT = frozenset(
-    (
-        "enableFaultInjection",
-        "readOnly",
-        "disableNetworking",
-        "privileged",
-        "readonlyRootFilesystem",
-        "interactive",
-        "pseudoTerminal",
-    )
-)
+# The normalised forms and the desired definition are the stack's (module_utils/stack_ecs): one truth.
 FAMILY_RE = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
-
-
-# --- normalisation: pure functions on the camelCase API form -----------------------------------------------
-
-
-def prune(value):
-    """Recursively drop None, empty lists and dicts, and false booleans that default to false."""
-    if isinstance(value, list):
-        return [prune(item) for item in value]
-    if not isinstance(value, dict):
-        return value
-    pruned = {}
-    for key, item in value.items():
-        item = prune(item)
-        if item is None or item == [] or item == {} or (item is False and key in FALSE_BY_DEFAULT):
-            continue
-        pruned[key] = item
-    return pruned
-
-
-def by_name(items):
-    """Items sorted by their name, for the lists whose order does not matter."""
-    return sorted(items, key=lambda item: str(item.get("name", "")))
-
-
-def normalize_port_mapping(mapping, network_mode):
-    mapping = {"protocol": "tcp", **mapping}
-    if network_mode in ("awsvpc", "host"):
-        if "containerPort" in mapping:
-            mapping.setdefault("hostPort", mapping["containerPort"])
-    elif mapping.get("hostPort") == 0:
-        del mapping["hostPort"]  # a dynamic host port
-    return mapping
-
-
-def normalize_container(container, network_mode):
-    container = {"essential": True, **prune(container)}
-    if container.get("cpu") == 0:
-        del container["cpu"]
-    if "portMappings" in container:
-        container["portMappings"] = [normalize_port_mapping(m, network_mode) for m in container["portMappings"]]
-    for key in ("environment", "secrets"):
-        if key in container:
-            container[key] = by_name(container[key])
-    return container
-
-
-def normalize_volume(volume):
-    efs = volume.get("efsVolumeConfiguration")
-    if efs is not None:
-        volume = {**volume, "efsVolumeConfiguration": {"rootDirectory": "/", **efs}}
-    return volume
-
-
-def normalize_definition(definition):
-    """The registrable fields of a task definition in a canonical form: equal forms register equal revisions."""
-    normal = prune({key: definition.get(key) for key in REGISTRABLE})
-    for key in ("cpu", "memory"):
-        if key in normal:
-            normal[key] = str(normal[key])
-    if "requiresCompatibilities" in normal:
-        normal["requiresCompatibilities"] = sorted(normal["requiresCompatibilities"])
-    network_mode = normal.get("networkMode")
-    containers = [normalize_container(c, network_mode) for c in normal.get("containerDefinitions", [])]
-    normal["containerDefinitions"] = by_name(containers)
-    if "volumes" in normal:
-        normal["volumes"] = by_name([normalize_volume(v) for v in normal["volumes"]])
-    return normal
-
-
-def images_of(definition):
-    """{container name: image} of a task definition."""
-    return {c.get("name"): c.get("image") for c in (definition or {}).get("containerDefinitions", [])}
-
-
-def revision_of(arn):
-    return int(arn.rsplit(":", 1)[1])
-
-
-def family_of(arn):
-    return arn.rsplit("/", 1)[-1].rsplit(":", 1)[0]
 
 
 # --- AWS ------------------------------------------------------------------------------------------------------
@@ -443,20 +329,6 @@ def latest_active(module, client, family):
 
 
 # --- the module -----------------------------------------------------------------------------------------------
-
-
-def desired_from_options(params, current):
-    containers = copy.deepcopy(params["container_definitions"])
-    if params["keep_deployed_image"] and current is not None:
-        deployed = images_of(current)
-        for container in containers:
-            if container.get("name") in deployed:
-                container["image"] = deployed[container["name"]]
-    desired = {"containerDefinitions": containers}
-    desired.update({field: params[option] for option, field in OPTION_FIELDS.items()})
-    if params["ephemeral_storage"] is not None:
-        desired["ephemeralStorage"] = {"sizeInGiB": params["ephemeral_storage"]}
-    return desired
 
 
 def desired_from_base(module, base):
@@ -514,7 +386,7 @@ def ensure_present(module, client):
         desired = desired_from_base(module, base)
     else:
         base_tags = current_tags
-        desired = desired_from_options(params, current)
+        desired = definition_from_options(params, current)
 
     if current is not None and normalize_definition(desired) == normalize_definition(current):
         what = f"task definition {previous_arn}"

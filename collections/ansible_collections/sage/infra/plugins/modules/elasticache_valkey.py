@@ -343,6 +343,14 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
     boto3_tag_list_to_ansible_dict,
     compare_aws_tags,
 )
+from ansible_collections.sage.infra.plugins.module_utils.stack_elasticache import (
+    IMMUTABLE,
+    MODIFIABLE,
+    desired_view,
+    group_view,
+    in_sync,
+    version_tuple,
+)
 from ansible_collections.sage.infra.plugins.module_utils.state import exit_for_state
 from ansible_collections.sage.infra.plugins.module_utils.windows import window_errors
 
@@ -362,26 +370,6 @@ FORMATS = {
 }
 # Printable ASCII but space, '"', '/' and '@'.
 AUTH_TOKEN_RE = r"[!#-.0-?A-~]{16,128}"
-# Compared attribute -> option, for the attributes AWS cannot change on an existing group.
-IMMUTABLE = {
-    "at_rest_encryption_enabled": "at_rest_encryption",
-    "kms_key_id": "kms_key_id",
-    "port": "port",
-    "cache_subnet_group_name": "cache_subnet_group_name",
-}
-# Compared attribute -> ModifyReplicationGroup parameter (the option has the attribute's name).
-MODIFIABLE = {
-    "description": "ReplicationGroupDescription",
-    "node_type": "CacheNodeType",
-    "automatic_failover": "AutomaticFailoverEnabled",
-    "multi_az": "MultiAZEnabled",
-    "security_group_ids": "SecurityGroupIds",
-    "cache_parameter_group_name": "CacheParameterGroupName",
-    "snapshot_retention_limit": "SnapshotRetentionLimit",
-    "snapshot_window": "SnapshotWindow",
-    "preferred_maintenance_window": "PreferredMaintenanceWindow",
-}
-
 # CreateReplicationGroup parameter -> option
 CREATE_OPTIONS = {
     "ReplicationGroupDescription": "description",
@@ -486,62 +474,6 @@ def wait_for(module, client, gone=False):
         time.sleep(min(POLL_DELAY, remaining))
 
 
-def group_view(group, cluster=None, tags=None):
-    """The compared attributes of a described group (and of one of its member clusters, when given)."""
-    endpoint = ((group.get("NodeGroups") or [{}])[0]).get("PrimaryEndpoint") or {}
-    view = {
-        "description": group.get("Description"),
-        "node_type": group.get("CacheNodeType"),
-        "num_cache_clusters": len(group.get("MemberClusters") or []),
-        "automatic_failover": group.get("AutomaticFailover") in ("enabled", "enabling"),
-        "multi_az": group.get("MultiAZ") == "enabled",
-        "port": endpoint.get("Port"),
-        "transit_encryption_enabled": bool(group.get("TransitEncryptionEnabled")),
-        "transit_encryption_mode": group.get("TransitEncryptionMode"),
-        "at_rest_encryption_enabled": bool(group.get("AtRestEncryptionEnabled")),
-        "kms_key_id": group.get("KmsKeyId"),
-        "auth_token_enabled": bool(group.get("AuthTokenEnabled")),
-        "snapshot_retention_limit": group.get("SnapshotRetentionLimit"),
-        "snapshot_window": group.get("SnapshotWindow"),
-    }
-    if cluster is not None:
-        view.update(
-            engine_version=cluster.get("EngineVersion"),
-            cache_subnet_group_name=cluster.get("CacheSubnetGroupName"),
-            security_group_ids=sorted(sg["SecurityGroupId"] for sg in cluster.get("SecurityGroups") or []),
-            cache_parameter_group_name=(cluster.get("CacheParameterGroup") or {}).get("CacheParameterGroupName"),
-            preferred_maintenance_window=cluster.get("PreferredMaintenanceWindow"),
-        )
-    if tags is not None:
-        view["tags"] = tags
-    return view
-
-
-def desired_view(params):
-    """The compared attributes as the options ask for them; None when an option is not set."""
-    sg_ids, window = params["security_group_ids"], params["preferred_maintenance_window"]
-    view = {key: params[key] for key in MODIFIABLE}
-    view.update(
-        engine_version=params["engine_version"],
-        num_cache_clusters=params["num_cache_clusters"],
-        port=params["port"],
-        transit_encryption_enabled=params["transit_encryption"],
-        transit_encryption_mode="required" if params["transit_encryption"] else None,
-        at_rest_encryption_enabled=params["at_rest_encryption"],
-        kms_key_id=params["kms_key_id"],
-        cache_subnet_group_name=params["cache_subnet_group_name"],
-        auth_token_enabled=params["auth_token"] is not None,
-        security_group_ids=None if sg_ids is None else sorted(sg_ids),
-        preferred_maintenance_window=window and window.lower(),
-        tags=params["tags"],
-    )
-    return view
-
-
-def version_tuple(version):
-    return tuple(int(part) for part in version.split(".")[:2])
-
-
 def drop_none(view):
     return {key: value for key, value in view.items() if value is not None}
 
@@ -590,10 +522,8 @@ def plan_changes(module, before):
 
     for key, option in IMMUTABLE.items():
         have = before.get(key)
-        if want[key] is None or (key == "port" and have is None) or have == want[key]:
+        if in_sync(key, want[key], have):
             continue
-        if key == "kms_key_id" and (have or "").endswith("/" + want[key]):
-            continue  # the key ID of the key ARN AWS reports
         module.fail_json(
             msg=f"{option} cannot be changed on existing replication group {group_id} (AWS replaces the data); "
             "create a new group and migrate",
@@ -611,7 +541,7 @@ def plan_changes(module, before):
             modify["EngineVersion"] = after["engine_version"] = want["engine_version"]
 
     for key, api_name in MODIFIABLE.items():
-        if want[key] is not None and want[key] != before.get(key):
+        if not in_sync(key, want[key], before.get(key)):
             modify[api_name] = after[key] = want[key]
 
     # Enabling or disabling TLS on an existing group goes through the 'preferred' mode, one step per run.

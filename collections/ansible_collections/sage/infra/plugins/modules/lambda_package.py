@@ -138,20 +138,15 @@ files:
   sample: ["discord.py", "lambda_function.py"]
 """
 
-import base64
 import hashlib
-import io
 import os
 import re
 import stat
 import tempfile
-import zipfile
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.sage.infra.plugins.module_utils.stack_lambda import build_zip, code_sha256
 
-FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)
-COMPRESS_LEVEL = 9
-UNIX = 3
 MODE_PATTERN = re.compile(r"0[0-7]{3}")
 
 
@@ -208,18 +203,6 @@ def check(params):
 
 def entry_name(entry):
     return entry["dest"] if entry["dest"] is not None else os.path.basename(entry["src"])
-
-
-def build_zip(contents, mode):
-    """The zip bytes of `contents` ({name in the zip: bytes}), each entry a regular file with permissions `mode`."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name in sorted(contents):
-            info = zipfile.ZipInfo(name, date_time=FIXED_DATE_TIME)
-            info.create_system = UNIX
-            info.external_attr = (stat.S_IFREG | mode) << 16
-            archive.writestr(info, contents[name], compress_type=zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL)
-    return buffer.getvalue()
 
 
 def read_bytes(path):
@@ -291,7 +274,7 @@ def main():
     module.exit_json(
         changed=changed,
         dest=dest,
-        sha256=base64.b64encode(digest).decode("ascii"),
+        sha256=code_sha256(data),
         sha256_hex=digest.hex(),
         size=len(data),
         files=sorted(contents),

@@ -53,6 +53,9 @@ options:
       overwrite_value:
         description: As O(overwrite_value).
         type: bool
+      value_label:
+        description: As O(value_label).
+        type: str
       tags:
         description: As O(tags).
         type: dict
@@ -95,6 +98,14 @@ options:
       - When V(true), the current value is read with C(GetSecretValue) and replaced only if it differs from O(value).
     type: bool
     default: false
+  value_label:
+    description:
+      - A staging label that names O(value) without revealing it, for example a digest of the parts of the value
+        that are no secret. 1 to 256 characters, not C(AWSCURRENT), C(AWSPREVIOUS) nor C(AWSPENDING).
+      - When set, O(value) is written (its version carrying this label and C(AWSCURRENT)) unless the current
+        version already carries the label; the current value is never read, and O(overwrite_value) is ignored.
+        A value put by hand has a version without the label, so it is replaced.
+    type: str
   recovery_window_days:
     description:
       - Number of days AWS keeps a secret deleted with O(state=absent) before it is removed for good.
@@ -130,6 +141,13 @@ EXAMPLES = r"""
     name: sage/db-password
     value: "{{ db_password }}"
     overwrite_value: true
+
+- name: A value built from an endpoint, rewritten when the endpoint changes or the value was replaced by hand
+  sage.infra.secretsmanager_secret:
+    name: sage/database-url
+    value: "postgresql://{{ user }}:{{ password }}@{{ endpoint }}/sage"
+    value_label: "sage-{{ (('postgresql://' ~ user ~ '@' ~ endpoint ~ '/sage') | hash('sha256'))[:16] }}"
+  no_log: true
 
 - name: Several secrets in one run, sharing their tags
   sage.infra.secretsmanager_secret:
@@ -184,6 +202,15 @@ secret:
       description: Whether the secret has a current (V(AWSCURRENT)) value.
       type: bool
       sample: true
+    value_labels:
+      description: The staging labels of the current value other than V(AWSCURRENT) (see O(value_label)).
+      type: list
+      elements: str
+      sample: ["sage-0123456789abcdef"]
+    scheduled_for_deletion:
+      description: Whether the secret is scheduled for deletion.
+      type: bool
+      sample: false
     value_written:
       description: Whether this run wrote (or in check mode would write) a value.
       type: bool
@@ -205,10 +232,16 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
     ansible_dict_to_boto3_tag_list,
-    boto3_tag_list_to_ansible_dict,
     compare_aws_tags,
 )
+from ansible_collections.sage.infra.plugins.module_utils.stack_secretsmanager import (
+    CURRENT,
+    changed_attributes,
+    secret_view,
+)
 from ansible_collections.sage.infra.plugins.module_utils.state import exit_for_states, repeated_names
+
+RESERVED_LABELS = (CURRENT, "AWSPREVIOUS", "AWSPENDING")
 
 
 def call(module, client, action, what, name, **kwargs):
@@ -227,18 +260,23 @@ def describe_secret(module, client, name):
         module.fail_json_aws(e, msg=f"Failed to describe secret {name}")
 
 
-def secret_view(secret):
-    """The managed, non-sensitive attributes of a DescribeSecret response."""
-    stages = (secret.get("VersionIdsToStages") or {}).values()
-    view = {
-        "description": secret.get("Description"),
-        "kms_key_id": secret.get("KmsKeyId"),
-        "tags": boto3_tag_list_to_ansible_dict(secret.get("Tags") or []),
-        "has_value": any("AWSCURRENT" in labels for labels in stages),
-    }
-    if secret.get("DeletedDate"):
-        view["deleted_date"] = secret["DeletedDate"].isoformat()
-    return view
+def desired_of(params):
+    """What the options ask of an existing secret, in the vocabulary of secret_view (tags apart: purge_tags)."""
+    desired = {"scheduled_for_deletion": False}
+    for key in ("description", "kms_key_id"):
+        if params[key] is not None:
+            desired[key] = params[key]
+    if params["value"] is not None:
+        desired["has_value"] = True
+        if params["value_label"]:
+            desired["value_labels"] = [params["value_label"]]
+    return desired
+
+
+def write_value(module, client, name, value, label):
+    """PutSecretValue; with a label, the new version carries it next to AWSCURRENT."""
+    stages = {"VersionStages": [CURRENT, label]} if label else {}
+    call(module, client, "put_secret_value", "write the value of", name, SecretId=name, SecretString=value, **stages)
 
 
 def ensure_present(module, client, params, secret):
@@ -261,23 +299,29 @@ def ensure_present(module, client, params, secret):
                 kwargs["KmsKeyId"] = params["kms_key_id"]
             if params["tags"]:
                 kwargs["Tags"] = ansible_dict_to_boto3_tag_list(params["tags"])
-            if value is not None:
+            if value is not None and not params["value_label"]:
                 kwargs["SecretString"] = value
             arn = call(module, client, "create_secret", "create", name, **kwargs)["ARN"]
+            if value is not None and params["value_label"]:
+                write_value(module, client, name, value, params["value_label"])
+        if value is not None and params["value_label"]:
+            after["value_labels"] = [params["value_label"]]
         return True, dict(arn=arn, name=name, value_written=value is not None, **after), {}, after
 
     before = secret_view(secret)
     after = dict(before, tags=dict(before["tags"]))
-    restore = "deleted_date" in after
+    differs = changed_attributes(desired_of(params), before)
+    restore = "scheduled_for_deletion" in differs
     if restore:
         del after["deleted_date"]
+        after["scheduled_for_deletion"] = False
         if not check:
             call(module, client, "restore_secret", "restore", name, SecretId=name)
 
     update = {}
-    if params["description"] is not None and params["description"] != (before["description"] or ""):
+    if "description" in differs:
         update["Description"] = after["description"] = params["description"]
-    if params["kms_key_id"] is not None and params["kms_key_id"] != before["kms_key_id"]:
+    if "kms_key_id" in differs:
         update["KmsKeyId"] = after["kms_key_id"] = params["kms_key_id"]
 
     tags_to_set, tags_to_unset = {}, []
@@ -287,18 +331,23 @@ def ensure_present(module, client, params, secret):
             after["tags"].pop(key, None)
         after["tags"].update(tags_to_set)
 
-    write_value = False
-    if value is not None:
-        if not before["has_value"]:
-            write_value = True
-        elif params["overwrite_value"] and restore and check:
-            write_value = True  # a secret scheduled for deletion cannot be read before it is restored
-        elif params["overwrite_value"]:
-            current = call(module, client, "get_secret_value", "read the value of", name, SecretId=name)
-            write_value = current.get("SecretString") != value
-    after["has_value"] = before["has_value"] or write_value
+    label = params["value_label"] if value is not None else None
+    if value is None:
+        written = False
+    elif label or "has_value" in differs:
+        written = "has_value" in differs or "value_labels" in differs
+    elif params["overwrite_value"] and restore and check:
+        written = True  # a secret scheduled for deletion cannot be read before it is restored
+    elif params["overwrite_value"]:
+        current = call(module, client, "get_secret_value", "read the value of", name, SecretId=name)
+        written = current.get("SecretString") != value
+    else:
+        written = False
+    after["has_value"] = before["has_value"] or written
+    if written:
+        after["value_labels"] = [label] if label else []
 
-    changed = restore or bool(update or tags_to_set or tags_to_unset or write_value)
+    changed = restore or bool(update or tags_to_set or tags_to_unset or written)
     if changed and not check:
         if update:
             call(module, client, "update_secret", "update", name, SecretId=name, **update)
@@ -307,10 +356,10 @@ def ensure_present(module, client, params, secret):
         if tags_to_set:
             tags = ansible_dict_to_boto3_tag_list(tags_to_set)
             call(module, client, "tag_resource", "tag", name, SecretId=name, Tags=tags)
-        if write_value:
-            call(module, client, "put_secret_value", "write the value of", name, SecretId=name, SecretString=value)
+        if written:
+            write_value(module, client, name, value, label)
 
-    result = dict(arn=secret["ARN"], name=secret["Name"], value_written=write_value, **after)
+    result = dict(arn=secret["ARN"], name=secret["Name"], value_written=written, **after)
     return changed, result, before, after
 
 
@@ -337,6 +386,7 @@ SECRET_OPTIONS = {
     "kms_key_id": {"type": "str", "no_log": False},
     "value": {"type": "str", "no_log": True},
     "overwrite_value": {"type": "bool", "default": False},
+    "value_label": {"type": "str", "no_log": False},
     "tags": {"type": "dict", "aliases": ["resource_tags"]},
     "purge_tags": {"type": "bool", "default": True},
     "recovery_window_days": {"type": "int", "default": 30},
@@ -362,6 +412,9 @@ def secrets_of_run(params):
     if error:
         return None, error
     for item in items:
+        label = item["value_label"]
+        if label is not None and (label in RESERVED_LABELS or not 1 <= len(label) <= 256):
+            return None, f"value_label must be 1 to 256 characters, not an AWS stage; got {label!r} for {item['name']}"
         days = item["recovery_window_days"]
         if days != 0 and not 7 <= days <= 30:
             return None, (

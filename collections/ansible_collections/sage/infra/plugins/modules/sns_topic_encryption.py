@@ -99,6 +99,7 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.sage.infra.plugins.module_utils.stack_sns import topic_key
 
 # arn:<partition>:sns:<region>:<account>:<name>; topic names are 1 to 256 letters, digits, "_" and "-",
 # a FIFO topic's ending in ".fifo" (counted in the 256).
@@ -138,7 +139,7 @@ def current_key(module, client):
         module.fail_json(msg=f"SNS topic {arn} does not exist")
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
         module.fail_json_aws(e, msg=f"Failed to get the attributes of SNS topic {arn}")
-    return (response.get("Attributes") or {}).get("KmsMasterKeyId") or ""
+    return topic_key(response.get("Attributes"))
 
 
 def set_key(module, client, key):

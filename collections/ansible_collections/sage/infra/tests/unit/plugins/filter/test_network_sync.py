@@ -68,7 +68,11 @@ def test_ids_come_from_the_module_where_it_ran_and_are_grouped_in_plan_order():
     now = ns.with_applied_ids(synced, results, "subnet.id")
     assert ns.ids_by(now, "tier") == {"public": ["subnet-new"], "database": ["subnet-sage-database-1"]}
     planned_in_check_mode = ns.with_applied_ids(synced, [{"item": synced[0], "subnet": {}}], "subnet.id")
-    assert ns.ids_by(planned_in_check_mode, "tier") == {"database": ["subnet-sage-database-1"]}
+    # A subnet to be created has no id yet: the plan (and the route tables planned after it) shows a placeholder.
+    assert ns.ids_by(planned_in_check_mode, "tier") == {
+        "public": ["(known after apply)"],
+        "database": ["subnet-sage-database-1"],
+    }
 
 
 def route_table_plan(nat_ids=("nat-1",)):
@@ -375,3 +379,65 @@ def test_nat_ids_from_the_module_or_as_found():
     synced = ns.nat_gateways_in_sync(["p1", "p2"], [nat_info("p1", "sage-nat-1")], "sage", TAGS)
     results = [{"item": synced[0], "skipped": True}, {"item": synced[1], "nat_gateway_id": "nat-new"}]
     assert [n["id"] for n in ns.with_applied_ids(synced, results, "nat_gateway_id")] == ["nat-p1", "nat-new"]
+
+
+def test_a_drifted_subnet_names_the_attribute_and_a_missing_one_has_no_changes_list():
+    existing = [subnet_info("10.0.1.0/24", "sage-public-1", "public", map_public_ip_on_launch=True)]
+    synced = ns.subnets_in_sync(PLAN, existing, TAGS)
+    assert synced[0]["changes"] == [{"attribute": "map_public_ip_on_launch", "current": True, "desired": False}]
+    assert synced[1]["changes"] is None and synced[1]["in_sync"] is False
+
+
+def test_vpc_changes_name_what_differs():
+    vpc = {
+        "id": "vpc-1",
+        "cidr_block": "10.0.0.0/16",
+        "enable_dns_support": True,
+        "enable_dns_hostnames": False,
+        "tags": {**TAGS, "Name": "sage-vpc"},
+    }
+    tags = {**TAGS, "Name": "sage-vpc"}
+    assert ns.vpc_changes([vpc], "10.0.0.0/16", tags) == [
+        {"attribute": "enable_dns_hostnames", "current": False, "desired": True}
+    ]
+    assert ns.vpc_in_sync([vpc], "10.0.0.0/16", tags) is None
+    assert ns.vpc_in_sync([dict(vpc, enable_dns_hostnames=True)], "10.0.0.0/16", tags)["id"] == "vpc-1"
+    assert [c["attribute"] for c in ns.vpc_changes([vpc, vpc], "10.0.0.0/16", tags)] == ["vpc"]
+
+
+ENDPOINT = {
+    "service_name": "com.amazonaws.us-west-2.s3",
+    "state": "available",
+    "route_table_ids": ["rtb-2", "rtb-1"],
+    "tags": {**TAGS, "Name": "sage-s3-endpoint"},
+}
+
+
+def test_the_s3_endpoint_is_in_sync_on_exactly_the_private_route_tables():
+    service, tags = "com.amazonaws.us-west-2.s3", {**TAGS, "Name": "sage-s3-endpoint"}
+    assert ns.s3_endpoint_changes([ENDPOINT], service, ["rtb-1", "rtb-2"], tags) == []
+    assert ns.s3_endpoint_changes([], service, ["rtb-1"], tags) is None
+    assert ns.s3_endpoint_changes([dict(ENDPOINT, state="deleted")], service, ["rtb-1"], tags) is None
+    assert [c["attribute"] for c in ns.s3_endpoint_changes([ENDPOINT], service, ["rtb-1"], tags)] == ["route_table_ids"]
+    assert [
+        c["attribute"] for c in ns.s3_endpoint_changes([ENDPOINT, ENDPOINT], service, ["rtb-1", "rtb-2"], tags)
+    ] == ["count"]
+
+
+FLOW_LOG = {
+    "log_destination_type": "cloud-watch-logs",
+    "traffic_type": "ALL",
+    "log_group_name": "/aws/vpc/sage",
+    "deliver_logs_permission_arn": "arn:role",
+    "max_aggregation_interval": 600,
+    "tags": {**TAGS, "Name": "sage-flow-log"},
+}
+WANTED_FLOW_LOG = {key: value for key, value in FLOW_LOG.items() if key != "log_destination_type"}
+
+
+def test_the_flow_log_compares_what_the_module_would_recreate_or_retag():
+    assert ns.flow_log_changes([FLOW_LOG], WANTED_FLOW_LOG) == []
+    assert ns.flow_log_changes([dict(FLOW_LOG, traffic_type="REJECT")], WANTED_FLOW_LOG) is None
+    drifted = ns.flow_log_changes([dict(FLOW_LOG, deliver_logs_permission_arn="arn:other")], WANTED_FLOW_LOG)
+    assert [c["attribute"] for c in drifted] == ["deliver_logs_permission_arn"]
+    assert [c["attribute"] for c in ns.flow_log_changes([FLOW_LOG], dict(WANTED_FLOW_LOG, tags=TAGS))] == ["tags"]

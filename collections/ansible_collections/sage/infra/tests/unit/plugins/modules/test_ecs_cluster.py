@@ -4,6 +4,7 @@
 import boto3
 import botocore.client
 import pytest
+from ansible_collections.sage.infra.plugins.module_utils import stack_ecs
 from ansible_collections.sage.infra.plugins.modules import ecs_cluster as mod
 from botocore.exceptions import ClientError
 from moto import mock_aws
@@ -57,14 +58,14 @@ def test_strategy_view_accepts_both_forms_sorts_and_defaults():
         {"capacity_provider": "FARGATE", "weight": 1, "base": 1},
         {"capacity_provider": "FARGATE_SPOT", "weight": 3, "base": 0},
     ]
-    assert mod.strategy_view(api) == expected
-    assert mod.strategy_view(STRATEGY) == expected
-    assert mod.strategy_view(None) == []
-    assert mod.strategy_api(expected)[1] == {"capacityProvider": "FARGATE_SPOT", "weight": 3, "base": 0}
+    assert stack_ecs.strategy_view(api) == expected
+    assert stack_ecs.strategy_view(STRATEGY) == expected
+    assert stack_ecs.strategy_view(None) == []
+    assert stack_ecs.strategy_api(expected)[1] == {"capacityProvider": "FARGATE_SPOT", "weight": 3, "base": 0}
 
 
 def test_cluster_view_defaults():
-    assert mod.cluster_view({"clusterName": "x", "status": "ACTIVE"}) == {
+    assert stack_ecs.cluster_view({"clusterName": "x", "status": "ACTIVE"}) == {
         "container_insights": "disabled",
         "capacity_providers": [],
         "default_capacity_provider_strategy": [],
@@ -75,7 +76,7 @@ def test_cluster_view_defaults():
         "capacityProviders": ["FARGATE_SPOT", "FARGATE"],
         "tags": [{"key": "app", "value": "sage"}],
     }
-    view = mod.cluster_view(cluster)
+    view = stack_ecs.cluster_view(cluster)
     assert view["container_insights"] == "enhanced"
     assert view["capacity_providers"] == ["FARGATE", "FARGATE_SPOT"]
     assert view["tags"] == {"app": "sage"}

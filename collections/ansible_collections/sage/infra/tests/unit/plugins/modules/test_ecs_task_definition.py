@@ -6,6 +6,7 @@ import copy
 import boto3
 import botocore.client
 import pytest
+from ansible_collections.sage.infra.plugins.module_utils import stack_ecs
 from ansible_collections.sage.infra.plugins.modules import ecs_task_definition as mod
 from botocore.exceptions import ClientError
 from moto import mock_aws
@@ -81,7 +82,8 @@ def test_prune_drops_empty_values_and_default_false_recursively():
         "essential": False,
         "list": [{"x": None, "y": 1}],
     }
-    assert mod.prune(value) == {"d": {"f": 0, "g": ""}, "privileged": True, "essential": False, "list": [{"y": 1}]}
+    pruned = {"d": {"f": 0, "g": ""}, "privileged": True, "essential": False, "list": [{"y": 1}]}
+    assert stack_ecs.prune(value) == pruned
 
 
 @pytest.mark.parametrize(
@@ -95,7 +97,7 @@ def test_prune_drops_empty_values_and_default_false_recursively():
     ],
 )
 def test_normalize_port_mapping(mapping, network_mode, expected):
-    assert mod.normalize_port_mapping(mapping, network_mode) == expected
+    assert stack_ecs.normalize_port_mapping(mapping, network_mode) == expected
 
 
 def test_normalize_container_defaults_and_order():
@@ -118,16 +120,16 @@ def test_normalize_container_defaults_and_order():
         "volumesFrom": [],
         "systemControls": [],
     }
-    normal = mod.normalize_container(given, "awsvpc")
-    assert normal == mod.normalize_container(described_by_aws, "awsvpc")
+    normal = stack_ecs.normalize_container(given, "awsvpc")
+    assert normal == stack_ecs.normalize_container(described_by_aws, "awsvpc")
     assert normal["essential"] is True
     assert "cpu" not in normal
     assert [e["name"] for e in normal["environment"]] == ["A", "B"]
     # what matters is still compared
-    assert normal != mod.normalize_container({**given, "essential": False}, "awsvpc")
-    assert normal != mod.normalize_container({**given, "cpu": 256}, "awsvpc")
+    assert normal != stack_ecs.normalize_container({**given, "essential": False}, "awsvpc")
+    assert normal != stack_ecs.normalize_container({**given, "cpu": 256}, "awsvpc")
     changed_env = {**given, "environment": [{"name": "A", "value": "1"}, {"name": "B", "value": "3"}]}
-    assert normal != mod.normalize_container(changed_env, "awsvpc")
+    assert normal != stack_ecs.normalize_container(changed_env, "awsvpc")
 
 
 def test_normalize_definition_ignores_describe_only_fields_and_types():
@@ -161,27 +163,28 @@ def test_normalize_definition_ignores_describe_only_fields_and_types():
         "volumes": [{"name": "data", "efsVolumeConfiguration": {"fileSystemId": "fs-1", "rootDirectory": "/"}}],
         "enableFaultInjection": False,
     }
-    assert mod.normalize_definition(desired) == mod.normalize_definition(from_aws)
-    assert mod.normalize_definition(desired) != mod.normalize_definition({**from_aws, "memory": "2048"})
-    assert mod.normalize_definition(desired) != mod.normalize_definition({**from_aws, "taskRoleArn": TASK_ROLE})
+    assert stack_ecs.normalize_definition(desired) == stack_ecs.normalize_definition(from_aws)
+    assert stack_ecs.normalize_definition(desired) != stack_ecs.normalize_definition({**from_aws, "memory": "2048"})
+    other_role = {**from_aws, "taskRoleArn": TASK_ROLE}
+    assert stack_ecs.normalize_definition(desired) != stack_ecs.normalize_definition(other_role)
     other_image = copy.deepcopy(from_aws)
     other_image["containerDefinitions"][0]["image"] = "a:2"
-    assert mod.normalize_definition(desired) != mod.normalize_definition(other_image)
+    assert stack_ecs.normalize_definition(desired) != stack_ecs.normalize_definition(other_image)
 
 
 def test_normalize_definition_does_not_mutate_its_input():
     desired = {"containerDefinitions": [{"name": "a", "image": "a", "portMappings": [{"containerPort": 1}]}]}
     before = copy.deepcopy(desired)
-    mod.normalize_definition({**desired, "networkMode": "awsvpc"})
+    stack_ecs.normalize_definition({**desired, "networkMode": "awsvpc"})
     assert desired == before
 
 
 def test_arn_helpers():
     arn = "arn:aws:ecs:us-east-1:123456789012:task-definition/sage-backend:12"
-    assert mod.revision_of(arn) == 12
-    assert mod.family_of(arn) == "sage-backend"
-    assert mod.images_of({"containerDefinitions": [{"name": "a", "image": "x"}]}) == {"a": "x"}
-    assert mod.images_of(None) == {}
+    assert stack_ecs.revision_of(arn) == 12
+    assert stack_ecs.family_of(arn) == "sage-backend"
+    assert stack_ecs.images_of({"containerDefinitions": [{"name": "a", "image": "x"}]}) == {"a": "x"}
+    assert stack_ecs.images_of(None) == {}
 
 
 # --- present ------------------------------------------------------------------------------------------------
@@ -320,7 +323,7 @@ def test_base_revision_changes_only_the_image(run, aws, calls):
     assert new_tags == old_tags == {"app": "sage"}
     assert new["containerDefinitions"][0].pop("image") == f"{REPO}:abc123"
     assert old["containerDefinitions"][0].pop("image") == f"{REPO}:bootstrap"
-    for key in mod.REGISTRABLE:
+    for key in stack_ecs.REGISTRABLE:
         assert new.get(key) == old.get(key), key
     assert new["ephemeralStorage"] == {"sizeInGiB": 30}
 
@@ -482,7 +485,7 @@ def test_absent_all_revisions_then_present_again(run, aws, calls):
 
     result = run(state="absent")
     assert result["changed"] is True
-    assert [mod.revision_of(arn) for arn in result["deregistered"]] == [1, 2]
+    assert [stack_ecs.revision_of(arn) for arn in result["deregistered"]] == [1, 2]
     assert result["previous_arn"] == result["deregistered"][-1]
     assert aws.list_task_definitions(familyPrefix=FAMILY)["taskDefinitionArns"] == []
     assert described(aws, "sage-backend-worker")[0]["status"] == "ACTIVE"  # another family, same prefix

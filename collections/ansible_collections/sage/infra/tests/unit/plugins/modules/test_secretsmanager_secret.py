@@ -371,3 +371,44 @@ def test_repeated_names_or_a_bad_item_fail_before_any_call(run_many, calls):
     assert "mutually exclusive" in run_many.fail([{"name": OTHER}], name=NAME)
     assert "one of the following is required: name, secrets" in run_many.fail(None)
     assert calls == []
+
+
+def test_a_labelled_value_is_written_when_its_label_is_missing_and_never_read(run, aws, calls):
+    labelled = {"value": VALUE, "value_label": "sage-0123456789abcdef"}
+    result = run(**labelled)
+    assert result["changed"] is True and result["secret"]["value_written"] is True
+    assert result["secret"]["value_labels"] == ["sage-0123456789abcdef"]
+    assert current_value(aws) == VALUE
+    stages = aws.describe_secret(SecretId=NAME)["VersionIdsToStages"]
+    assert list(stages.values()) == [["AWSCURRENT", "sage-0123456789abcdef"]]
+
+    calls.clear()
+    assert run(**labelled)["changed"] is False
+    assert calls == ["DescribeSecret"]
+
+    # Put by hand (the console): the current version lacks the label, the value is written again without a read.
+    aws.put_secret_value(SecretId=NAME, SecretString="by hand")
+    calls.clear()
+    result = run(**labelled)
+    assert result["changed"] is True and result["secret"]["value_written"] is True
+    assert "GetSecretValue" not in calls and current_value(aws) == VALUE
+
+    # What the label names changed (a new endpoint): written again, even without overwrite_value.
+    result = run(value=OTHER_VALUE, value_label="sage-fedcba9876543210")
+    assert result["changed"] is True and current_value(aws) == OTHER_VALUE
+    assert run(value=OTHER_VALUE, value_label="sage-fedcba9876543210")["changed"] is False
+
+
+def test_a_labelled_value_in_check_mode_changes_nothing(run, aws, calls):
+    assert run(value=VALUE)["changed"] is True
+    calls.clear()
+    result = run(value=OTHER_VALUE, value_label="sage-1", check_mode=True)
+    assert result["changed"] is True and result["secret"]["value_written"] is True
+    assert not [call for call in calls if call.startswith(MUTATING)]
+    assert current_value(aws) == VALUE
+
+
+@pytest.mark.parametrize("label", ["AWSCURRENT", "AWSPREVIOUS", "", "x" * 257])
+def test_a_reserved_or_malformed_label_fails_before_any_call(run, calls, label):
+    assert "value_label" in run.fail(value=VALUE, value_label=label)
+    assert calls == []
