@@ -235,17 +235,27 @@ def test_drift_is_named_by_the_plan_and_repaired_by_site_yml_alone(converged, em
 
 
 def test_the_drift_check_posts_to_discord_only_when_something_differs(converged, emulator, aws, tmp_path):
+    """The notice goes to the webhook a secret holds: a secret of this test's, so that the stack's own webhook
+    secrets keep what they hold (no value: the vault gave none)."""
+    secrets = aws("secretsmanager")
     with discord_server.running() as server:
         url = server.create_webhook()
         webhook = url.rsplit("/", 2)[1]
-        aws("secretsmanager").put_secret_value(SecretId="sage/discord-webhook-errors", SecretString=url)
-        notify = {"plan_notify": True, "plan_notify_allow_insecure_url": True}
-        plan(emulator, tmp_path, **notify)
-        assert server.messages(webhook) == [], "nothing differs: nothing is posted"
+        secrets.create_secret(Name="sage-test/plan-webhook", SecretString=url)
+        notify = {
+            "plan_notify": True,
+            "plan_notify_webhook_secret": "sage-test/plan-webhook",
+            "plan_notify_allow_insecure_url": True,
+        }
+        try:
+            plan(emulator, tmp_path, **notify)
+            assert server.messages(webhook) == [], "nothing differs: nothing is posted"
 
-        shorten_the_flow_log_retention(aws)
-        run, _ = plan(emulator, tmp_path, "-vvv", **notify)
-        (message,) = server.messages(webhook)
+            shorten_the_flow_log_retention(aws)
+            run, _ = plan(emulator, tmp_path, "-vvv", **notify)
+            (message,) = server.messages(webhook)
+        finally:
+            secrets.delete_secret(SecretId="sage-test/plan-webhook", ForceDeleteWithoutRecovery=True)
     embed = message["embeds"][0]
     assert "differs from its definition" in embed["title"]
     assert "/aws/vpc/sage-flow-logs" in embed["description"] and "retention" in embed["description"]
