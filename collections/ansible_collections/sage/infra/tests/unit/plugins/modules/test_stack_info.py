@@ -205,3 +205,27 @@ def test_a_kind_that_cannot_be_read_is_reported_and_left_out(run, monkeypatch):
 def test_every_kind_it_reads_is_documented_and_compared():
     assert [kind for kind in mod.READERS if f"V({kind})" not in mod.DOCUMENTATION] == []
     assert [kind for kind in mod.READERS if kind != "network" and kind not in stack.KINDS] == []
+
+
+def test_every_client_comes_from_one_session_with_the_modules_settings(run, monkeypatch):
+    sessions, clients = [], []
+
+    class CountedSession(mod.boto3.session.Session):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            sessions.append(self)
+
+        def client(self, *args, **kwargs):
+            made = super().client(*args, **kwargs)
+            clients.append(made)
+            return made
+
+    monkeypatch.setattr(mod.boto3.session, "Session", CountedSession)
+    run(
+        resources={"iam_role": ["sage-backend-execution"], "log_group": ["/ecs/sage"], "sqs_queue": ["sage-dlq"]},
+        aws_config={"retries": {"mode": "standard", "total_max_attempts": 7}},
+    )
+    assert len(sessions) == 1
+    assert sorted(made.meta.service_model.service_name for made in clients) == ["iam", "logs", "sqs"]
+    assert {made.meta.region_name for made in clients} == {REGION, "aws-global"}  # IAM is global
+    assert {made.meta.config.retries["total_max_attempts"] for made in clients} == {7}
