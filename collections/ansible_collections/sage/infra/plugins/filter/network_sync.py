@@ -4,31 +4,33 @@ security groups, S3 endpoint and flow log differ from the plan, each with the at
 
 from __future__ import annotations
 
-from ansible_collections.sage.infra.plugins.module_utils.stack_ec2 import (
-    flow_log_changes,
-    ids_by,
-    nat_gateways_in_sync,
-    route_tables_in_sync,
-    s3_endpoint_changes,
-    security_groups_in_sync,
-    subnets_in_sync,
-    vpc_changes,
-    vpc_in_sync,
-    with_applied_ids,
+COMPARISONS = (
+    "vpc_changes",
+    "vpc_in_sync",
+    "subnets_in_sync",
+    "nat_gateways_in_sync",
+    "with_applied_ids",
+    "ids_by",
+    "route_tables_in_sync",
+    "security_groups_in_sync",
+    "s3_endpoint_changes",
+    "flow_log_changes",
 )
+
+
+def _from_stack_ec2(name):
+    """stack_ec2's function `name`, imported when first called: only the network role's tasks use them, and
+    Ansible loads every filter file of the collection, from source, in each task's worker."""
+
+    def comparison(*args, **kwargs):
+        from ansible_collections.sage.infra.plugins.module_utils import stack_ec2
+
+        return getattr(stack_ec2, name)(*args, **kwargs)
+
+    comparison.__name__ = name
+    return comparison
 
 
 class FilterModule:
     def filters(self):
-        return {
-            "vpc_changes": vpc_changes,
-            "vpc_in_sync": vpc_in_sync,
-            "subnets_in_sync": subnets_in_sync,
-            "nat_gateways_in_sync": nat_gateways_in_sync,
-            "with_applied_ids": with_applied_ids,
-            "ids_by": ids_by,
-            "route_tables_in_sync": route_tables_in_sync,
-            "security_groups_in_sync": security_groups_in_sync,
-            "s3_endpoint_changes": s3_endpoint_changes,
-            "flow_log_changes": flow_log_changes,
-        }
+        return {name: _from_stack_ec2(name) for name in COMPARISONS}

@@ -3,10 +3,9 @@
 
 from __future__ import annotations
 
-# Imported for what importing it does: every service registers its kinds' comparisons, which plan_entry looks up.
-from ansible_collections.sage.infra.plugins.module_utils import stack_services  # noqa: F401 pylint: disable=unused-import
+# Only the core here: plan_entry imports the service file of the kind it compares (Ansible loads every filter
+# file of the collection, from source, in each task's worker).
 from ansible_collections.sage.infra.plugins.module_utils.stack import UNKNOWN, masked, plan_entry, plan_lines, summary
-from ansible_collections.sage.infra.plugins.module_utils.stack_iam import extra_inline_policies
 
 
 def stack_plan(desired, kind, name, stack, role=None):
@@ -71,6 +70,8 @@ def stack_plan_lines(entries):
 
 def stack_extra_inline_policies(entry):
     """Inline policies found on a role that the stack did not put there."""
+    from ansible_collections.sage.infra.plugins.module_utils.stack_iam import extra_inline_policies
+
     return extra_inline_policies(entry)
 
 

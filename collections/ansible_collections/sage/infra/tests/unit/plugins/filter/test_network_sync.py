@@ -1,10 +1,14 @@
 """sage.infra's network_sync filters: in sync only when the module would change nothing; anything else is left to it."""
 
 import copy
+import types
 
 import pytest
 from ansible_collections.sage.infra.plugins.filter import network as nf
-from ansible_collections.sage.infra.plugins.filter import network_sync as ns
+from ansible_collections.sage.infra.plugins.filter import network_sync
+
+# The filters as templates get them (each imports stack_ec2 when first called).
+ns = types.SimpleNamespace(**network_sync.FilterModule().filters())
 
 TAGS = {"Project": "sage", "ManagedBy": "ansible"}
 PLAN = nf.subnet_plan({"public": ["10.0.1.0/24"], "database": ["10.0.21.0/24"]}, ["us-west-2a"], "sage")

@@ -1,6 +1,11 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """module_utils/stack: canonical forms, plan entries (create, update, delete, unchanged, unread), masking, lines."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from ansible_collections.sage.infra.plugins.module_utils import stack
 from ansible_collections.sage.infra.plugins.module_utils.stack import Kind
@@ -139,3 +144,38 @@ def test_value_is_a_secret_as_an_attribute_but_not_deeper():
     }
     assert stack.masked({"env": {"password": "x", "value": "y"}}) == {"env": {"password": stack.MASKED, "value": "y"}}
     assert stack.masked({"value": None}) == {"value": None}
+
+
+def test_each_kind_is_found_in_the_service_file_that_registers_it():
+    from ansible_collections.sage.infra.plugins.module_utils import stack_services
+
+    registered_by = {}
+    for service in stack_services.SERVICES:
+        source = Path(service.__file__).read_text()
+        registered_by.update(
+            {name: service.__name__.rsplit(".", 1)[-1] for name in stack.KINDS if f'"{name}"' in source}
+        )
+    service_kinds = {name for name in stack.KINDS if name != KIND.name}
+    assert {name: stack.KIND_MODULES.get(name) for name in service_kinds} == {
+        name: registered_by[name] for name in service_kinds
+    }
+
+
+def test_comparing_one_kind_loads_only_its_service_file():
+    # What a template worker does: load the collection's stack filters, compare an alarm.
+    script = """
+import sys
+from ansible_collections.sage.infra.plugins.filter import stack as filters
+entry = filters.stack_plan({"threshold": 80.0}, "alarm", "sage-cpu", {"alarm": {"sage-cpu": {"threshold": 70.0}}})
+loaded = sorted(name.rsplit(".", 1)[-1] for name in sys.modules if ".module_utils.stack_" in name)
+print(entry["action"], loaded)
+"""
+    collections = Path(stack.__file__).parents[5]
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, "PYTHONPATH": str(collections)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.split() == ["update", "['stack_cloudwatch']"]
