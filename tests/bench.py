@@ -37,6 +37,10 @@ RECORDER = """
 import json, os, time, urllib.request
 from ansible.plugins.callback import CallbackBase
 
+# Actions that Ansible carries out in its own process: every other task that is not skipped runs a module.
+IN_ANSIBLE = {"set_fact", "debug", "assert", "fail", "include_tasks", "include_role", "include_vars",
+              "validate_argument_spec", "meta", "set_stats", "add_host", "group_by", "pause"}
+
 class CallbackModule(CallbackBase):
     CALLBACK_VERSION = 2.0
     CALLBACK_TYPE = "aggregate"
@@ -46,6 +50,7 @@ class CallbackModule(CallbackBase):
     def __init__(self):
         super().__init__()
         self.marks = []
+        self.module_tasks = []
 
     def mark(self, name):
         with urllib.request.urlopen(os.environ["AWS_ENDPOINT_URL"] + "/_sage/calls") as response:
@@ -54,10 +59,16 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_task_start(self, task, is_conditional):
         self.mark(task.get_name())
 
+    def ran(self, result):
+        if result._task.action.rsplit(".", 1)[-1] not in IN_ANSIBLE and len(self.marks) - 1 not in self.module_tasks:
+            self.module_tasks.append(len(self.marks) - 1)
+
+    v2_runner_on_ok = v2_runner_on_failed = ran
+
     def v2_playbook_on_stats(self, stats):
         self.mark("(end)")
         with open(os.environ["SAGE_BENCH_MARKS"], "w") as out:
-            json.dump(self.marks, out)
+            json.dump({"marks": self.marks, "module_tasks": self.module_tasks}, out)
 """
 
 # Twenty runs each of: a task that runs no module; the smallest module; an AWS module making one call.
@@ -156,7 +167,8 @@ def compute_resources(client) -> dict[str, int]:
 
 
 def timed(emulator, *args, playbook="site.yml", env=None, cwd=ROOT):
-    """(wall seconds, the run, the calls, [(task, seconds, its calls)]) of one ansible-playbook run."""
+    """(wall seconds, the run, the calls, [(task, seconds, its calls)], the indexes of the tasks that ran a module)
+    of one ansible-playbook run."""
     emulator.reset_calls()
     with tempfile.TemporaryDirectory() as tmp:
         Path(tmp, "sage_bench.py").write_text(RECORDER)
@@ -169,12 +181,13 @@ def timed(emulator, *args, playbook="site.yml", env=None, cwd=ROOT):
         start = time.monotonic()
         run = run_playbook(playbook, emulator.endpoint, *args, env={**recorder, **(env or {})}, cwd=cwd).assert_ok()
         wall = time.monotonic() - start
-        marks = json.loads(marks_file.read_text())
+        recorded = json.loads(marks_file.read_text())
+    marks = recorded["marks"]
     calls = emulator.calls()
     tasks = [
         (name, end - begin, calls[first:last]) for (name, begin, first), (_, end, last) in itertools.pairwise(marks)
     ]
-    return wall, run, calls, tasks
+    return wall, run, calls, tasks, recorded["module_tasks"]
 
 
 def command_seconds(*command: str) -> float:
@@ -192,7 +205,7 @@ def overhead(emulator) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         playbook = Path(tmp, "overhead.yml")
         playbook.write_text(OVERHEAD_PLAYBOOK)
-        _, _, _, tasks = timed(emulator, playbook=str(playbook))
+        _, _, _, tasks, _ = timed(emulator, playbook=str(playbook))
     per_task = {name: seconds / 20 for name, seconds, _ in tasks}
     cloudwatch = aws_client(emulator.endpoint, "cloudwatch")
     cloudwatch.describe_alarms(AlarmNames=["sage-bench-none"])
@@ -238,10 +251,6 @@ def monitoring_resources(client) -> dict[str, int]:
     }
 
 
-# A task that runs a module costs a worker process and an interpreter: >= 0.2 s here, the others ~0.01 s.
-MODULE_RUN_SECONDS = 0.2
-
-
 @dataclasses.dataclass
 class Figures:
     """One measured ansible-playbook run."""
@@ -250,6 +259,7 @@ class Figures:
     run: object
     calls: list
     tasks: list
+    module_tasks: list
 
     @property
     def mutating(self) -> int:
@@ -257,7 +267,8 @@ class Figures:
 
     @property
     def module_runs(self) -> list:
-        return [task for task in self.tasks if task[1] >= MODULE_RUN_SECONDS]
+        """The tasks that ran a module (a worker process and an interpreter each), not only templates."""
+        return [self.tasks[index] for index in self.module_tasks]
 
     def line(self, label: str, resources: int) -> str:
         return (
@@ -354,7 +365,7 @@ def main() -> None:
     module_seconds = sum(seconds for _, seconds, _ in noop.module_runs)
     other = sum(seconds for _, seconds, _ in noop.tasks) - module_seconds
     print(
-        f"no-op re-run: {len(noop.module_runs)} tasks of {MODULE_RUN_SECONDS} s or more (module runs, lookups) took "
+        f"no-op re-run: {len(noop.module_runs)} tasks ran a module and took "
         f"{module_seconds:.1f} s, the other {len(noop.tasks) - len(noop.module_runs)} {other:.1f} s"
     )
     if os.environ.get("SAGE_BENCH_TASKS"):
