@@ -134,6 +134,33 @@ def node_metric_queries(nodes, dimension, namespace, metric_name, period, stat, 
     return queries
 
 
+def alarm_options(definitions, settings, keys):
+    """The alarms option of sage.infra.cloudwatch_metric_alarm, one item per key of `keys` (the alarms whose
+    resource this play built): the alarm's definition without its tier, present when its setting is enabled and
+    absent (deleted) when not, with the setting's evaluation periods, period (a single-metric alarm) and
+    datapoints to alarm. Actions and tags are given beside it, once for all."""
+    options = []
+    for key in keys:
+        definition, setting = definitions[key], settings[key]
+        option = {name: value for name, value in definition.items() if name != "tier"}
+        option.update(
+            state="present" if setting["enabled"] else "absent",
+            description=definition["description"].strip(),
+            threshold=float(definition["threshold"]),
+            evaluation_periods=setting["evaluation_periods"],
+        )
+        if "metric_name" in definition:
+            option["period"] = setting["period"]
+        if "datapoints_to_alarm" in setting:
+            option["datapoints_to_alarm"] = setting["datapoints_to_alarm"]
+        options.append(option)
+    return options
+
+
 class FilterModule:
     def filters(self):
-        return {"alarm_setting_errors": alarm_setting_errors, "node_metric_queries": node_metric_queries}
+        return {
+            "alarm_setting_errors": alarm_setting_errors,
+            "alarm_options": alarm_options,
+            "node_metric_queries": node_metric_queries,
+        }

@@ -486,3 +486,66 @@ def test_the_nodes_are_not_changed():
     nodes = list(NODES)
     queries(nodes)
     assert nodes == list(NODES)
+
+
+# --- alarm_options ----------------------------------------------------------------------------------------
+
+DEFINITIONS = {
+    "ecs_cpu": {
+        "tier": "ecs",
+        "name": "sage-backend-cpu-high",
+        "description": "Average CPU is above 80%\n",
+        "namespace": "AWS/ECS",
+        "metric_name": "CPUUtilization",
+        "statistic": "Average",
+        "comparison_operator": "GreaterThanThreshold",
+        "threshold": "80",
+        "treat_missing_data": "missing",
+    },
+    "api_error_rate": {
+        "tier": "ecs",
+        "name": "sage-api-error-rate",
+        "description": "5xx above 5%",
+        "metrics": [{"Id": "rate", "Expression": "100 * errors / requests", "ReturnData": True}],
+        "comparison_operator": "GreaterThanThreshold",
+        "threshold": 5,
+        "treat_missing_data": "notBreaching",
+    },
+}
+SETTINGS = {
+    "ecs_cpu": {"enabled": True, "threshold": 80, "period": 300, "evaluation_periods": 2},
+    "api_error_rate": {
+        "enabled": False,
+        "threshold": 5,
+        "period": 60,
+        "evaluation_periods": 5,
+        "datapoints_to_alarm": 3,
+    },
+}
+
+
+def test_alarm_options_are_the_definitions_with_their_settings():
+    cpu, errors = monitoring.alarm_options(DEFINITIONS, SETTINGS, ["ecs_cpu", "api_error_rate"])
+    assert cpu == {
+        "name": "sage-backend-cpu-high",
+        "description": "Average CPU is above 80%",
+        "namespace": "AWS/ECS",
+        "metric_name": "CPUUtilization",
+        "statistic": "Average",
+        "comparison_operator": "GreaterThanThreshold",
+        "threshold": 80.0,
+        "treat_missing_data": "missing",
+        "state": "present",
+        "evaluation_periods": 2,
+        "period": 300,
+    }
+    # A metric-math alarm has no period of its own (its queries do); a disabled one is deleted.
+    assert errors["state"] == "absent" and "period" not in errors
+    assert errors["datapoints_to_alarm"] == 3 and errors["metrics"] == DEFINITIONS["api_error_rate"]["metrics"]
+
+
+def test_alarm_options_only_for_the_keys_given_in_their_order():
+    assert [option["name"] for option in monitoring.alarm_options(DEFINITIONS, SETTINGS, ["api_error_rate"])] == [
+        "sage-api-error-rate"
+    ]
+    assert monitoring.alarm_options(DEFINITIONS, SETTINGS, []) == []
