@@ -209,15 +209,16 @@ def test_truncate_fits_the_largest_possible_message(fake_discord):
 # --- webhook URLs -------------------------------------------------------------------------------------------------
 
 TOKEN = "not-a-real-token_" * 4  # the shape of a webhook token, obviously fake
+WEBHOOK_ID = "123456789012345678"  # a snowflake id of 18 digits, as Discord gives
 
 
 @pytest.mark.parametrize(
     "url",
     [
-        f"https://discord.com/api/webhooks/123456789012345678/{TOKEN}",
-        f"https://discordapp.com/api/webhooks/123456789012345678/{TOKEN}",
-        f"https://canary.discord.com/api/v10/webhooks/123456789012345678/{TOKEN}/",
-        f"https://discord.com/api/webhooks/123456789012345678/{TOKEN}?thread_id=987",
+        f"https://discord.com/api/webhooks/{WEBHOOK_ID}/{TOKEN}",
+        f"https://discordapp.com/api/webhooks/{WEBHOOK_ID}/{TOKEN}",
+        f"https://canary.discord.com/api/v10/webhooks/{WEBHOOK_ID}/{TOKEN}/",
+        f"https://discord.com/api/webhooks/{WEBHOOK_ID}/{TOKEN}?thread_id=987",
     ],
 )
 def test_discord_webhook_urls_are_valid(url):
