@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from ansible_collections.sage.infra.plugins.filter import monitoring
-from ansible_collections.sage.infra.plugins.filter.monitoring import alarm_setting_errors, node_metric_queries
+from ansible_collections.sage.infra.plugins.filter.monitoring import FilterModule
+from ansible_collections.sage.infra.plugins.module_utils import monitoring
+from ansible_collections.sage.infra.plugins.module_utils.monitoring import alarm_setting_errors, node_metric_queries
 
 
 def _role_dir():
@@ -72,10 +73,16 @@ def test_the_inputs_are_not_changed():
     assert overrides == {"ecs_cpu": {"threshold": 150, "treshold": 1}, "nope": {}}
 
 
-def test_the_filters_are_registered():
-    filters = monitoring.FilterModule().filters()
-    assert filters["alarm_setting_errors"] is alarm_setting_errors
-    assert filters["node_metric_queries"] is node_metric_queries
+def test_the_filters_are_registered_and_call_module_utils():
+    filters = FilterModule().filters()
+    assert sorted(filters) == ["alarm_options", "alarm_setting_errors", "dashboard_body", "node_metric_queries"]
+    overrides = {"ecs_cpu": {"threshold": 150}}
+    assert filters["alarm_setting_errors"](ALARMS, overrides, LIMITS, CHANNELS) == alarm_setting_errors(
+        ALARMS, overrides, LIMITS, CHANNELS
+    )
+    assert filters["node_metric_queries"](["n1"], "CacheClusterId", "AWS/ElastiCache", "CPU", 60, "Average", "x") == (
+        node_metric_queries(["n1"], "CacheClusterId", "AWS/ElastiCache", "CPU", 60, "Average", "x")
+    )
 
 
 # --- accepted overrides ---------------------------------------------------------------------------------------------
@@ -549,3 +556,107 @@ def test_alarm_options_only_for_the_keys_given_in_their_order():
         "sage-api-error-rate"
     ]
     assert monitoring.alarm_options(DEFINITIONS, SETTINGS, []) == []
+
+
+# --- dashboard_body ---------------------------------------------------------------------------------------
+
+DASHBOARD_SETTINGS = {key: {**value, "period": 60 * (index + 1)} for index, (key, value) in enumerate(ALARMS.items())}
+DASHBOARD_DEFINITIONS = {
+    "api_error_rate": {
+        "metrics": [
+            {"Id": "requests", "ReturnData": False},
+            {"Id": "rate", "ReturnData": True, "Expression": "100 * errors / requests\n"},
+        ]
+    },
+    "rds_connections": {"threshold": "72"},
+    "rds_free_storage": {"threshold": 2147483648},
+}
+ECS = {"load_balancer": "app/sage-alb/1", "target_group": "targetgroup/sage-tg/2", "cluster": "c", "service": "s"}
+DATABASE = {"identifier": "sage-db", "max_connections": "90"}
+
+
+def dashboard(**watched):
+    return monitoring.dashboard_body(DASHBOARD_SETTINGS, DASHBOARD_DEFINITIONS, "us-west-2", **watched)
+
+
+def titles(body):
+    return [widget["properties"]["title"] for widget in body["widgets"]]
+
+
+def test_the_dashboard_shows_the_alarms_then_each_tier_built():
+    body = dashboard(alarm_arns=["arn:a", "arn:b"], ecs=ECS, database=DATABASE, cache_nodes=["n1", "n2"])
+    assert titles(body) == [
+        "Alarms",
+        "API requests and 5xx",
+        "API 5xx error rate (%)",
+        "API response time (s)",
+        "Targets",
+        "Backend CPU and memory (%)",
+        "Backend tasks",
+        "Database CPU (%)",
+        "Database connections",
+        "Database free storage (bytes)",
+        "Valkey memory (%)",
+        "Valkey engine CPU (%)",
+    ]
+    assert body["widgets"][0] == {
+        "type": "alarm",
+        "width": 24,
+        "height": 3,
+        "properties": {"title": "Alarms", "alarms": ["arn:a", "arn:b"]},
+    }
+    assert {widget["properties"]["region"] for widget in body["widgets"][1:]} == {"us-west-2"}
+
+
+def test_a_tier_not_built_and_no_alarms_leave_their_widgets_out():
+    assert titles(dashboard(alarm_arns=[], database=DATABASE)) == [
+        "Database CPU (%)",
+        "Database connections",
+        "Database free storage (bytes)",
+    ]
+    assert dashboard(alarm_arns=[]) == {"widgets": []}
+
+
+def test_each_alarm_threshold_is_drawn_on_its_graph_with_the_alarm_period():
+    body = dashboard(alarm_arns=[], ecs=ECS, database=DATABASE, cache_nodes=["n1"])
+    graphs = {widget["properties"]["title"]: widget["properties"] for widget in body["widgets"]}
+    for title, key in [
+        ("API 5xx error rate (%)", "api_error_rate"),
+        ("API response time (s)", "api_latency_p95"),
+        ("Backend CPU and memory (%)", "ecs_cpu"),
+        ("Database CPU (%)", "rds_cpu"),
+        ("Valkey memory (%)", "valkey_memory"),
+        ("Valkey engine CPU (%)", "valkey_cpu"),
+    ]:
+        assert graphs[title]["period"] == DASHBOARD_SETTINGS[key]["period"], title
+        (line,) = [line for line in graphs[title]["annotations"]["horizontal"] if "alarm" in line["label"]]
+        assert line["value"] == float(DASHBOARD_SETTINGS[key]["threshold"]), title
+    connections = graphs["Database connections"]["annotations"]["horizontal"]
+    assert connections == [{"label": "max_connections", "value": 90.0}, {"label": "alarm", "value": 72.0}]
+    assert graphs["Database free storage (bytes)"]["annotations"]["horizontal"][0]["value"] == 2147483648.0
+
+
+def test_the_error_rate_graph_uses_the_alarm_expression_and_the_watched_resources():
+    body = dashboard(alarm_arns=[], ecs=ECS, cache_nodes=["n1", "n2"])
+    graphs = {widget["properties"]["title"]: widget["properties"] for widget in body["widgets"]}
+    rate = graphs["API 5xx error rate (%)"]["metrics"][0][0]
+    assert rate == {"id": "rate", "label": "5xx error rate (%)", "expression": "100 * errors / requests"}
+    assert graphs["Targets"]["metrics"][0] == [
+        "AWS/ApplicationELB",
+        "HealthyHostCount",
+        "TargetGroup",
+        "targetgroup/sage-tg/2",
+        "LoadBalancer",
+        "app/sage-alb/1",
+    ]
+    assert graphs["Backend tasks"]["metrics"][1] == [
+        "ECS/ContainerInsights",
+        "RunningTaskCount",
+        "ClusterName",
+        "c",
+        "ServiceName",
+        "s",
+    ]
+    assert [line[3] for line in graphs["Valkey memory (%)"]["metrics"]] == ["n1", "n2"]
+    assert graphs["Valkey memory (%)"]["yAxis"] == {"left": {"min": 0, "max": 100}}
+    assert graphs["API 5xx error rate (%)"]["yAxis"] == {"left": {"min": 0}}
