@@ -3,15 +3,22 @@
 
 from __future__ import annotations
 
-# Only the core here: plan_entry imports the service file of the kind it compares (Ansible loads every filter
-# file of the collection, from source, in each task's worker).
-from ansible_collections.sage.infra.plugins.module_utils.stack import UNKNOWN, masked, plan_entry, plan_lines, summary
+# Ansible loads every filter file of the collection, from source, in each task's worker that uses one of them:
+# module_utils/stack is imported by the filters that compare (plan_entry then imports the one service file of the
+# kind it compares), not by those that only test for an id not known yet.
+UNKNOWN = "(known after apply)"  # module_utils/stack.UNKNOWN (a unit test keeps them equal)
+
+
+def _stack():
+    from ansible_collections.sage.infra.plugins.module_utils import stack
+
+    return stack
 
 
 def stack_plan(desired, kind, name, stack, role=None):
     """The plan entry of one resource: desired ({attribute: value}, or None for "should not exist")
     against the stack as read. See module_utils/stack.plan_entry."""
-    return plan_entry(kind, name, desired, stack, role)
+    return _stack().plan_entry(kind, name, desired, stack, role)
 
 
 def stack_plan_items(items, role, kind=None):
@@ -32,9 +39,9 @@ def stack_plan_items(items, role, kind=None):
                 "name": item["name"],
                 "role": role,
                 "action": action,
-                "changes": masked(changes or []),
+                "changes": _stack().masked(changes or []),
                 "current": {"id": item["id"]} if item.get("id") and action != "create" else None,
-                "desired": masked(settings),
+                "desired": _stack().masked(settings),
             }
         )
     return entries
@@ -60,12 +67,12 @@ def stack_known(value):
 
 def stack_plan_summary(entries):
     """Counts by action and the summary line ("Plan: 2 to add, 1 to change, 0 to destroy")."""
-    return summary(entries)
+    return _stack().summary(entries)
 
 
 def stack_plan_lines(entries):
     """The plan as lines: one per resource to create, change or remove, with what differs."""
-    return plan_lines(entries)
+    return _stack().plan_lines(entries)
 
 
 def stack_extra_inline_policies(entry):

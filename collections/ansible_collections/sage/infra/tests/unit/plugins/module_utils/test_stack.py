@@ -179,3 +179,28 @@ print(entry["action"], loaded)
         check=True,
     )
     assert done.stdout.split() == ["update", "['stack_cloudwatch']"]
+
+
+def test_testing_for_an_unknown_id_loads_no_comparison():
+    script = """
+import sys
+from ansible_collections.sage.infra.plugins.filter import stack as filters
+known = filters.stack_known({"arn": filters.or_unknown(None)})
+print(known, any(".module_utils.stack" in name for name in sys.modules))
+"""
+    collections = Path(stack.__file__).parents[5]
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, "PYTHONPATH": str(collections)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.split() == ["False", "False"]
+
+
+def test_the_filters_show_an_unknown_id_as_the_plan_does():
+    from ansible_collections.sage.infra.plugins.filter import stack as filters
+
+    assert filters.UNKNOWN == stack.UNKNOWN
+    assert filters.or_unknown("") == stack.UNKNOWN
