@@ -161,42 +161,38 @@ def test_each_kind_is_found_in_the_service_file_that_registers_it():
     }
 
 
+def in_a_fresh_interpreter(script):
+    """The words a script prints, run as a template worker runs the collection's filters: a new interpreter."""
+    collections = Path(stack.__file__).parents[5]
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys\nfrom ansible_collections.sage.infra.plugins.filter import stack as filters\n" + script,
+        ],
+        env={**os.environ, "PYTHONPATH": str(collections)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.split()
+
+
 def test_comparing_one_kind_loads_only_its_service_file():
-    # What a template worker does: load the collection's stack filters, compare an alarm.
     script = """
-import sys
-from ansible_collections.sage.infra.plugins.filter import stack as filters
 entry = filters.stack_plan({"threshold": 80.0}, "alarm", "sage-cpu", {"alarm": {"sage-cpu": {"threshold": 70.0}}})
 loaded = sorted(name.rsplit(".", 1)[-1] for name in sys.modules if ".module_utils.stack_" in name)
 print(entry["action"], loaded)
 """
-    collections = Path(stack.__file__).parents[5]
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        env={**os.environ, "PYTHONPATH": str(collections)},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert done.stdout.split() == ["update", "['stack_cloudwatch']"]
+    assert in_a_fresh_interpreter(script) == ["update", "['stack_cloudwatch']"]
 
 
 def test_testing_for_an_unknown_id_loads_no_comparison():
     script = """
-import sys
-from ansible_collections.sage.infra.plugins.filter import stack as filters
 known = filters.stack_known({"arn": filters.or_unknown(None)})
 print(known, any(".module_utils.stack" in name for name in sys.modules))
 """
-    collections = Path(stack.__file__).parents[5]
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        env={**os.environ, "PYTHONPATH": str(collections)},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert done.stdout.split() == ["False", "False"]
+    assert in_a_fresh_interpreter(script) == ["False", "False"]
 
 
 def test_the_filters_show_an_unknown_id_as_the_plan_does():
