@@ -253,7 +253,7 @@ def monitoring_resources(client) -> dict[str, int]:
 
 
 # Runs of each kind on the converged stack; each figure is the median one.
-REPEATS = 3
+REPEATS = 5
 
 
 @dataclasses.dataclass
@@ -338,19 +338,26 @@ def main() -> None:
         empty_plan = measure(emulator, playbook="playbooks/plan.yml")
         for label, tree in trees.items():
             figures[label]["converge"] = measure(emulators[label], cwd=tree)
-        # Each kind of run, for each tree in turn, so that both see the machine at the same moment; the run of
-        # median wall time of REPEATS (this machine's speed moves by the second too).
-        for what, args, playbook in (
+        # Each round runs each kind on each tree in turn, so that all see the machine at about the same moment
+        # (its speed moves by the minute); each figure is the run of median wall time of REPEATS rounds.
+        kinds = (
             ("no-op", (), "site.yml"),
             ("check", ("--check", "--diff"), "site.yml"),
             ("plan", (), "playbooks/plan.yml"),
-        ):
-            runs = {label: [] for label, tree in trees.items() if (tree / playbook).exists()}
-            for _ in range(REPEATS):
-                for label in runs:
-                    runs[label].append(measure(emulators[label], *args, playbook=playbook, cwd=trees[label]))
-            for label, measured in runs.items():
-                figures[label][what] = sorted(measured, key=lambda run: run.wall)[len(measured) // 2]
+        )
+        runs = {
+            (what, label): []
+            for what, _, playbook in kinds
+            for label, tree in trees.items()
+            if (tree / playbook).exists()
+        }
+        for _ in range(REPEATS):
+            for what, args, playbook in kinds:
+                for label in trees:
+                    if (what, label) in runs:
+                        runs[what, label].append(measure(emulators[label], *args, playbook=playbook, cwd=trees[label]))
+        for (what, label), measured in runs.items():
+            figures[label][what] = sorted(measured, key=lambda run: run.wall)[len(measured) // 2]
         resources = managed_resources(emulator.endpoint)
 
     total = sum(resources.values())
