@@ -4,22 +4,11 @@ option of sage.infra.cloudwatch_metric_alarm, per-node metric queries and the da
 
 from __future__ import annotations
 
+from ansible_collections.sage.infra.plugins.module_utils.deferred import deferred
+
 FILTERS = ("alarm_setting_errors", "alarm_options", "node_metric_queries", "dashboard_body")
-
-
-def _from_monitoring(name):
-    """module_utils/monitoring's function `name`, imported when first called: only the monitoring role's tasks use
-    them, and Ansible loads every filter file of the collection, from source, in each task's worker."""
-
-    def monitoring_filter(*args, **kwargs):
-        from ansible_collections.sage.infra.plugins.module_utils import monitoring
-
-        return getattr(monitoring, name)(*args, **kwargs)
-
-    monitoring_filter.__name__ = name
-    return monitoring_filter
 
 
 class FilterModule:
     def filters(self):
-        return {name: _from_monitoring(name) for name in FILTERS}
+        return {name: deferred("monitoring", name) for name in FILTERS}

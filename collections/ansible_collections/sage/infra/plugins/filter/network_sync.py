@@ -4,6 +4,8 @@ security groups, S3 endpoint and flow log differ from the plan, each with the at
 
 from __future__ import annotations
 
+from ansible_collections.sage.infra.plugins.module_utils.deferred import deferred
+
 COMPARISONS = (
     "vpc_changes",
     "vpc_in_sync",
@@ -18,19 +20,6 @@ COMPARISONS = (
 )
 
 
-def _from_stack_ec2(name):
-    """stack_ec2's function `name`, imported when first called: only the network role's tasks use them, and
-    Ansible loads every filter file of the collection, from source, in each task's worker."""
-
-    def comparison(*args, **kwargs):
-        from ansible_collections.sage.infra.plugins.module_utils import stack_ec2
-
-        return getattr(stack_ec2, name)(*args, **kwargs)
-
-    comparison.__name__ = name
-    return comparison
-
-
 class FilterModule:
     def filters(self):
-        return {name: _from_stack_ec2(name) for name in COMPARISONS}
+        return {name: deferred("stack_ec2", name) for name in COMPARISONS}
