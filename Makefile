@@ -79,7 +79,7 @@ lambdas: venv
 	python -m pytest -q tests/lambdas
 
 docs: venv
-	python -m pytest -q tests/test_docs.py
+	python -m pytest -q tests/test_docs.py tests/test_booleans.py
 
 INTEGRATION_TESTS = python -m pytest -q -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder --durations=25 \
 	tests/integration

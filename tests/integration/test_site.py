@@ -5,7 +5,12 @@ from __future__ import annotations
 import json
 from urllib.parse import parse_qs, urlsplit
 
-from tests.harness.playbook import run_playbook
+import pytest
+import yaml
+
+from tests.harness.playbook import ROOT, run_playbook
+from tests.integration.test_inventories import inventory_vars
+from tests.test_booleans import role_booleans
 
 STACK = "sage"
 
@@ -337,3 +342,29 @@ def test_generated_secrets_are_not_regenerated(converged, aws, emulator):
     assert "database_endpoint: sage-postgres." in partial.output
     after = [secret_value(aws, n) for n in ("sage/database-master", "sage/valkey-auth-token", "sage/database-url")]
     assert after == before
+
+
+def _site_booleans_as_given_on_the_command_line(forms: tuple[str, str]) -> list[str]:
+    """`-e name=value` for every boolean of the roles site.yml runs, each at the value the converged stack has, in the
+    given spelling (true/false or yes/no): strings, as the command line gives them."""
+    booleans = role_booleans()
+    hostvars = inventory_vars("local")
+    given = []
+    for role in ("network", "secrets", "backup_bucket", "database", "cache", "ecs", "monitoring"):
+        specs = yaml.safe_load((ROOT / "roles" / role / "meta" / "argument_specs.yml").read_text())["argument_specs"]
+        defaults = {name: option.get("default") for name, option in specs["main"]["options"].items()}
+        for name in sorted(booleans[role]):
+            value = hostvars.get(name, defaults[name])
+            assert isinstance(value, bool), (name, value)
+            given.append(f"{name}={forms[0] if value else forms[1]}")
+    return given
+
+
+@pytest.mark.parametrize("forms", [("true", "false"), ("yes", "no")], ids=["true-false", "yes-no"])
+def test_every_boolean_works_as_a_string_from_the_command_line(converged, emulator, forms):
+    given = _site_booleans_as_given_on_the_command_line(forms)
+    assert len(given) >= 25 and "cache_parameter_group_enabled=" + forms[1] in given
+    emulator.reset_calls()
+    check = run_playbook("site.yml", emulator.endpoint, "--check", "-e", " ".join(given)).assert_ok()
+    assert check.changed == 0, check.output
+    assert emulator.mutating_calls() == []

@@ -146,7 +146,7 @@ def test_incident_alarms_follow_the_resources(converged, aws):
 
 def test_lambda_posts_with_its_own_narrow_role(converged, aws):
     config = function(aws)
-    assert (config["Runtime"], config["Handler"], config["Timeout"]) == ("python3.12", "handler.handler", 60)
+    assert (config["Runtime"], config["Handler"], config["Timeout"]) == ("python3.14", "handler.handler", 60)
     env = config["Environment"]["Variables"]
     assert json.loads(env["WEBHOOK_SECRET_ARNS"]) == {
         channel: secret_arn(aws, channel) for channel in ("errors", "performance", "business")

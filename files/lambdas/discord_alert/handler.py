@@ -1,6 +1,6 @@
 """CloudWatch alarm -> SNS -> this Lambda -> a Discord channel (errors, performance or business).
 
-Python 3.12 runtime, standard library and boto3 only. ``discord`` is the collection's
+Python 3.14 runtime, standard library and boto3 only. ``discord`` is the collection's
 ``plugins/module_utils/discord.py``, copied next to this file in the deployment package.
 
 For each SNS record:

@@ -92,7 +92,7 @@ EXAMPLES = r"""
 - name: Deploy it (unchanged when the package is)
   amazon.aws.lambda:
     name: sage-alert-forwarder
-    runtime: python3.12
+    runtime: python3.14
     handler: lambda_function.lambda_handler
     role: "{{ alert_forwarder_role_arn }}"
     zip_file: "{{ package.dest }}"
