@@ -12,12 +12,13 @@ EMULATOR_URL := http://127.0.0.1:$(EMULATOR_PORT)
 # Where the emulator started by `make emulator` keeps its pid and log.
 EMULATOR_DIR ?= .emulator
 
-.PHONY: help venv system-deps emulator emulator-stop demo test lint checks unit lambdas docs integration integration-only sanity bench clean
+.PHONY: help venv system-deps emulator emulator-stop demo test lint checks unit lambdas docs integration integration-only sanity bench security clean
 
 help:
 	@echo "make demo   - provision the stack on a local AWS emulator and print its outputs"
 	@echo "make test   - every check CI runs (lint, sanity, unit, lambdas, integration, molecule)"
 	@echo "make bench  - time and count AWS calls of a no-op re-run of site.yml"
+	@echo "make security - Prowler on the prod-shaped and the local stack, on the emulator"
 
 $(VENV)/.installed: requirements.txt requirements-test.txt requirements-lint.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +27,14 @@ $(VENV)/.installed: requirements.txt requirements-test.txt requirements-lint.txt
 	touch $@
 
 venv: $(VENV)/.installed
+
+# Prowler has its own virtual environment: its pinned dependencies would clash with the project's.
+SECURITY_VENV ?= .venv-security
+$(SECURITY_VENV)/.installed: requirements-security.txt
+	test -x $(SECURITY_VENV)/bin/python || $(PYTHON) -m venv $(SECURITY_VENV)
+	$(SECURITY_VENV)/bin/python -m pip install -q --upgrade pip
+	$(SECURITY_VENV)/bin/python -m pip install -q -r requirements-security.txt
+	touch $@
 
 # Servers the tests start on loopback, and their clients, as command:Debian package. Debian's redis-server
 # stands in for Valkey (same protocol). PostgreSQL's server binaries are off PATH, in /usr/lib/postgresql/<major>/bin:
@@ -100,12 +109,17 @@ test: lint system-deps
 	@echo "Each one's output is printed when it ends."
 	$(MAKE) --no-print-directory -j2 -k -Otarget integration-only checks
 
-checks: sanity unit lambdas docs
+checks: sanity unit lambdas docs security
 
 bench: venv
 	python -m tests.bench
 	python -m tests.bench_backup
 	python -m tests.bench_timing
 
+# Converges the prod-shaped stack and the local one, each on an emulator of its own, and runs Prowler on them
+# (tests/security.py; what is muted and why: security/mutelist.yaml and docs/security.md).
+security: venv $(SECURITY_VENV)/.installed
+	python -m tests.security --prowler $(CURDIR)/$(SECURITY_VENV)/bin/prowler
+
 clean: emulator-stop
-	rm -rf $(VENV) $(EMULATOR_DIR) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(SECURITY_VENV) $(EMULATOR_DIR) .pytest_cache .ruff_cache

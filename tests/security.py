@@ -8,10 +8,12 @@ its failed findings:
   ships on its own (public snapshots, its default VPC): another team's or the account's baseline, not ours;
 - the emulator's doing: checks whose failure only the emulator causes (EMULATOR_ONLY says which and why);
 - muted: listed in security/mutelist.yaml with a Description saying why (docs/security.md explains each);
-- open: everything else.
+- pending: open, and known: security/pending.yaml names the fix planned for the check;
+- open: everything else, which nobody has looked at yet.
 
 Every check in security/fixed.yaml must pass on every resource it sees: those are the fixes this project made,
-measured rather than claimed. The prod shape fails the run on any open finding or any fixed check that fails again;
+measured rather than claimed. The prod shape fails the run on any open (unknown) finding or any fixed check that
+fails again;
 the local shape is reported beside it (it is single-AZ and without paid extras on purpose).
 """
 
@@ -40,19 +42,22 @@ STACK = "sage"
 SECURITY_DIR = ROOT / "security"
 MUTELIST = SECURITY_DIR / "mutelist.yaml"
 FIXED = SECURITY_DIR / "fixed.yaml"
+PENDING = SECURITY_DIR / "pending.yaml"
 SEVERITIES = ("critical", "high", "medium", "low", "informational")
 # The services the stack uses (Prowler's names): the rest of an account is not this project's to judge.
-SERVICES = (
-    "acm awslambda backup cloudwatch ec2 ecr ecs elasticache elbv2 iam kms rds s3 secretsmanager sns sqs vpc"
-).split()
+SERVICES = ["acm", "awslambda", "backup", "cloudwatch", "ec2", "ecr", "ecs", "elasticache", "elbv2", "iam", "kms"]
+SERVICES += ["rds", "s3", "secretsmanager", "sns", "sqs", "vpc"]
 
 # Checks that fail only because of the emulator (moto), with the reason. Their findings are dropped.
 EMULATOR_ONLY = {
-    "rds_instance_certificate_expiration": "moto reports the RDS CA certificate's ValidTill in the past; AWS rotates it",
+    "rds_instance_certificate_expiration": "moto reports the RDS CA certificate's ValidTill in the past",
     "ec2_securitygroup_not_used": (
         "moto creates no network interfaces for RDS and ElastiCache, so their security groups look unused"
     ),
     "secretsmanager_secret_unused": "moto never records LastAccessedDate: nothing reads the secrets in the emulator",
+    "rds_instance_deprecated_engine_version": (
+        "moto does not implement DescribeDBEngineVersions, so Prowler finds PostgreSQL 18 in no list of versions"
+    ),
 }
 
 
@@ -79,7 +84,7 @@ def self_signed_certificate(acm) -> str:
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "api.sage.example")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     certificate = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -156,7 +161,8 @@ def run_prowler(prowler: str, endpoint: str, output: Path) -> tuple[list[dict], 
     reports = sorted(output.glob("*.ocsf.json"))
     # Prowler exits 3 when a check failed: that is the normal outcome here, not an error.
     if completed.returncode not in (0, 3) or not reports:
-        raise SystemExit(f"prowler failed ({completed.returncode}):\n{completed.stdout[-3000:]}{completed.stderr[-3000:]}")
+        output = completed.stdout[-3000:] + completed.stderr[-3000:]
+        raise SystemExit(f"prowler failed ({completed.returncode}):\n{output}")
     return json.loads(reports[-1].read_text()), seconds
 
 
@@ -164,7 +170,7 @@ def check_id(finding: dict) -> str:
     return finding["metadata"]["event_code"]
 
 
-def sort_findings(findings: list[dict], stack_ids: set[str]) -> dict[str, list[dict]]:
+def sort_findings(findings: list[dict], stack_ids: set[str], pending: dict[str, str]) -> dict[str, list[dict]]:
     sorted_findings = collections.defaultdict(list)
     for finding in findings:
         if not is_stack_resource(finding, stack_ids):
@@ -177,6 +183,8 @@ def sort_findings(findings: list[dict], stack_ids: set[str]) -> dict[str, list[d
             sorted_findings["emulator"].append(finding)
         elif finding.get("status") == "Suppressed":
             sorted_findings["muted"].append(finding)
+        elif check_id(finding) in pending:
+            sorted_findings["pending"].append(finding)
         else:
             sorted_findings["open"].append(finding)
     return sorted_findings
@@ -184,7 +192,7 @@ def sort_findings(findings: list[dict], stack_ids: set[str]) -> dict[str, list[d
 
 def fixed_regressions(sorted_findings: dict[str, list[dict]], fixed: dict[str, str]) -> list[str]:
     """The fixed checks that fail on a stack resource again, or that saw none of the stack's resources."""
-    failing = {check_id(f) for key in ("open", "muted") for f in sorted_findings[key]}
+    failing = {check_id(f) for key in ("open", "pending", "muted") for f in sorted_findings[key]}
     passing = {check_id(f) for f in sorted_findings["pass"]}
     problems = [f"{check}: fails again ({fixed[check]})" for check in sorted(fixed) if check in failing]
     problems += [f"{check}: saw none of the stack's resources" for check in sorted(fixed) if check not in passing]
@@ -192,24 +200,27 @@ def fixed_regressions(sorted_findings: dict[str, list[dict]], fixed: dict[str, s
 
 
 def summary_table(results: dict[str, dict]) -> str:
-    """Markdown: per shape and severity, the fixed checks' passing findings, muted and open findings."""
-    lines = ["| shape | severity | pass | muted (reason given) | open |", "|---|---|---|---|---|"]
+    """Markdown: per shape and severity, the findings that pass, are muted, are open with a planned fix, are open."""
+    lines = [
+        "| shape | severity | pass | muted (reason given) | open, fix planned | open, unknown |",
+        "|---|---|---|---|---|---|",
+    ]
     for shape, result in results.items():
         for severity in SEVERITIES:
             counts = [
                 sum(1 for f in result["sorted"][key] if f["severity"].lower() == severity)
-                for key in ("pass", "muted", "open")
+                for key in ("pass", "muted", "pending", "open")
             ]
             if any(counts):
                 lines.append(f"| {shape} | {severity} | " + " | ".join(map(str, counts)) + " |")
     return "\n".join(lines)
 
 
-def scan(shape: str, prowler: str, workdir: Path) -> dict:
+def scan(shape: str, prowler: str, workdir: Path, pending: dict[str, str]) -> dict:
     with emulator_harness.running() as emulator:
         converge_seconds = converge(emulator, shape)
         findings, prowler_seconds = run_prowler(prowler, emulator.endpoint, workdir / shape)
-        sorted_findings = sort_findings(findings, stack_resource_ids(emulator.endpoint))
+        sorted_findings = sort_findings(findings, stack_resource_ids(emulator.endpoint), pending)
     return {"sorted": sorted_findings, "converge": converge_seconds, "prowler": prowler_seconds}
 
 
@@ -233,11 +244,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{MUTELIST}: every entry needs a Description (the reason): {', '.join(undescribed)}")
         return 1
     fixed = yaml.safe_load(FIXED.read_text())
+    pending = yaml.safe_load(PENDING.read_text())
     failed = False
     results = {}
     with tempfile.TemporaryDirectory(prefix="sage-security-") as workdir:
         for shape in args.shapes:
-            result = results[shape] = scan(shape, args.prowler, Path(workdir))
+            result = results[shape] = scan(shape, args.prowler, Path(workdir), pending)
             sorted_findings = result["sorted"]
             print(f"\n== {shape} shape: converged in {result['converge']:.0f} s, Prowler ran {result['prowler']:.0f} s")
             for key, reasons in (("emulator", EMULATOR_ONLY), ("muted", None)):
@@ -248,13 +260,18 @@ def main(argv: list[str] | None = None) -> int:
             regressions = fixed_regressions(sorted_findings, fixed)
             for problem in regressions:
                 print(f"fixed check: {problem}")
+            for check, count in sorted(collections.Counter(map(check_id, sorted_findings["pending"])).items()):
+                print(f"open, fix planned: {check} x{count} ({pending[check]})")
             for finding in sorted_findings["open"]:
                 print("open:" + describe(finding))
             if shape == "prod" and (sorted_findings["open"] or regressions):
                 failed = True
     print("\n" + summary_table(results))
     if failed:
-        print("\nOpen findings on the prod shape: fix them, or mute them in security/mutelist.yaml with the reason.")
+        print(
+            "\nOpen findings on the prod shape: fix them, mute them in security/mutelist.yaml with the reason, or"
+            " name the planned fix in security/pending.yaml."
+        )
     return 1 if failed else 0
 
 

@@ -10,7 +10,6 @@ import yaml
 
 from tests.harness.playbook import ROOT, run_playbook
 from tests.integration.test_inventories import inventory_vars
-from tests.test_booleans import role_booleans
 
 STACK = "sage"
 
@@ -298,6 +297,7 @@ def test_valkey_replication_group_as_specified(converged, aws):
     assert group["AutomaticFailover"] == "disabled" and group["MultiAZ"] == "disabled"
     assert (group["SnapshotRetentionLimit"], group["SnapshotWindow"]) == (1, "05:00-06:00")
     assert group["CacheNodeType"] == "cache.t3.micro"
+    assert group["AutoMinorVersionUpgrade"] is True, "minor and patch releases (security fixes) are applied"
     (member,) = aws("elasticache").describe_cache_clusters(CacheClusterId=group["MemberClusters"][0])["CacheClusters"]
     assert member["Engine"] == "valkey" and member["EngineVersion"].startswith("8.0")
     assert member["CacheSubnetGroupName"] == "sage-cache-subnets"
@@ -347,14 +347,14 @@ def test_generated_secrets_are_not_regenerated(converged, aws, emulator):
 def _site_booleans_as_given_on_the_command_line(forms: tuple[str, str]) -> list[str]:
     """`-e name=value` for every boolean of the roles site.yml runs, each at the value the converged stack has, in the
     given spelling (true/false or yes/no): strings, as the command line gives them."""
-    booleans = role_booleans()
     hostvars = inventory_vars("local")
     given = []
     for role in ("network", "secrets", "backup_bucket", "database", "cache", "ecs", "monitoring"):
         specs = yaml.safe_load((ROOT / "roles" / role / "meta" / "argument_specs.yml").read_text())["argument_specs"]
-        defaults = {name: option.get("default") for name, option in specs["main"]["options"].items()}
-        for name in sorted(booleans[role]):
-            value = hostvars.get(name, defaults[name])
+        for name, option in sorted(specs["main"]["options"].items()):
+            if option.get("type") != "bool":
+                continue
+            value = hostvars.get(name, option.get("default"))
             assert isinstance(value, bool), (name, value)
             given.append(f"{name}={forms[0] if value else forms[1]}")
     return given

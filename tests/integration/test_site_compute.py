@@ -132,6 +132,33 @@ def test_task_definition_is_a_fargate_task_with_logs_and_a_health_check(converge
     assert definition["taskRoleArn"].endswith(f"role/{STACK}-ecs-task")
 
 
+def test_the_container_writes_only_to_its_tmp_volume(converged, aws):
+    definition = task_definition(aws)
+    (container,) = definition["containerDefinitions"]
+    assert container["readonlyRootFilesystem"] is True
+    assert [(m["sourceVolume"], m["containerPath"], m.get("readOnly", False)) for m in container["mountPoints"]] == [
+        ("tmp", "/tmp", False)
+    ]
+    # A bind mount on the task's ephemeral storage: no host path, no EFS.
+    assert [volume["name"] for volume in definition["volumes"]] == ["tmp"]
+    assert all(not volume.get("host", {}).get("sourcePath") for volume in definition["volumes"])
+
+
+def test_every_service_role_trusts_its_service_for_this_account_only(converged, aws):
+    account = aws("sts").get_caller_identity()["Account"]
+    roles = [r for r in aws("iam").list_roles()["Roles"] if r["RoleName"].startswith(f"{STACK}-")]
+    names = {r["RoleName"] for r in roles}
+    assert names >= {f"{STACK}-{name}" for name in ("ecs-task", "ecs-task-execution", "vpc-flow-logs", "discord-alert")}
+    for role in roles:
+        document = aws("iam").get_role(RoleName=role["RoleName"])["Role"]["AssumeRolePolicyDocument"]
+        for statement in document["Statement"]:
+            assert set(statement["Principal"]) == {"Service"}, role["RoleName"]
+            assert statement["Condition"]["StringEquals"]["aws:SourceAccount"] == account, role["RoleName"]
+    flow_logs = aws("iam").get_role(RoleName=f"{STACK}-vpc-flow-logs")["Role"]["AssumeRolePolicyDocument"]
+    (statement,) = flow_logs["Statement"]
+    assert statement["Condition"]["ArnLike"] == {"aws:SourceArn": f"arn:aws:ec2:us-west-2:{account}:vpc-flow-log/*"}
+
+
 def test_execution_role_reads_only_this_stacks_secrets(converged, aws):
     document = aws("iam").get_role_policy(RoleName=f"{STACK}-ecs-task-execution", PolicyName="pull-log-read-secrets")[
         "PolicyDocument"

@@ -33,6 +33,7 @@ MODIFIABLE = {
     "snapshot_retention_limit": "SnapshotRetentionLimit",
     "snapshot_window": "SnapshotWindow",
     "preferred_maintenance_window": "PreferredMaintenanceWindow",
+    "auto_minor_version_upgrade": "AutoMinorVersionUpgrade",
 }
 
 
@@ -103,6 +104,7 @@ def group_view(group, cluster=None, tags=None):
         "auth_token_enabled": bool(group.get("AuthTokenEnabled")),
         "snapshot_retention_limit": group.get("SnapshotRetentionLimit"),
         "snapshot_window": group.get("SnapshotWindow"),
+        "auto_minor_version_upgrade": group.get("AutoMinorVersionUpgrade"),
     }
     if cluster is not None:
         view.update(

@@ -122,6 +122,11 @@ options:
     description:
       - Name of the cache parameter group. When not set it is not managed; on creation AWS uses the default group.
     type: str
+  auto_minor_version_upgrade:
+    description:
+      - Whether AWS applies new minor and patch versions of the engine in the maintenance window.
+      - When not set it is not managed.
+    type: bool
   snapshot_retention_limit:
     description:
       - Number of days automatic snapshots are kept, between V(0) (no snapshots) and V(35).
@@ -290,6 +295,9 @@ replication_group:
     auth_token_enabled:
       description: Whether clients must send an auth token.
       type: bool
+    auto_minor_version_upgrade:
+      description: Whether AWS applies new minor and patch versions in the maintenance window.
+      type: bool
     snapshot_retention_limit:
       description: Number of days automatic snapshots are kept.
       type: int
@@ -389,6 +397,7 @@ CREATE_OPTIONS = {
     "SnapshotRetentionLimit": "snapshot_retention_limit",
     "SnapshotWindow": "snapshot_window",
     "PreferredMaintenanceWindow": "preferred_maintenance_window",
+    "AutoMinorVersionUpgrade": "auto_minor_version_upgrade",
 }
 
 
@@ -689,6 +698,7 @@ def main():
         "cache_subnet_group_name": {"type": "str"},
         "security_group_ids": {"type": "list", "elements": "str"},
         "cache_parameter_group_name": {"type": "str"},
+        "auto_minor_version_upgrade": {"type": "bool"},
         "snapshot_retention_limit": {"type": "int"},
         "snapshot_window": {"type": "str"},
         "preferred_maintenance_window": {"type": "str"},

@@ -36,7 +36,7 @@ def patch_moto_gaps(setattr_=setattr):
     - CreateReplicationGroup ignores NumCacheClusters (one node unless ReplicasPerNodeGroup) and creates no
       member clusters, so DescribeCacheClusters of a member fails: create them.
     - ModifyReplicationGroup ignores EngineVersion, SecurityGroupIds, CacheParameterGroupName, SnapshotWindow,
-      PreferredMaintenanceWindow, AuthToken and the transit encryption settings: apply them.
+      PreferredMaintenanceWindow, AutoMinorVersionUpgrade, AuthToken and the transit encryption settings: apply them.
     - DeleteReplicationGroup leaves the group 'deleting' forever: remove it, as AWS eventually does.
     - DeleteCacheSubnetGroup is not implemented (community.aws.elasticache_subnet_group calls it).
     """
@@ -67,6 +67,8 @@ def patch_moto_gaps(setattr_=setattr):
         group = backend.replication_groups.get(self._get_param("ReplicationGroupId"))
         if group is not None:
             group.snapshot_window = self._get_param("SnapshotWindow") or group.snapshot_window
+            if self._get_bool_param("AutoMinorVersionUpgrade") is not None:
+                group.auto_minor_version_upgrade = self._get_bool_param("AutoMinorVersionUpgrade")
             if self._get_param("AuthToken"):
                 group.auth_token_enabled = True
             if self._get_bool_param("TransitEncryptionEnabled") is not None:

@@ -276,6 +276,25 @@ def test_modify_in_place(run, aws, requests):
     }
 
 
+def test_auto_minor_version_upgrade_is_created_compared_and_modified(run, aws, requests):
+    run(auto_minor_version_upgrade=False)
+    described = aws.describe_replication_groups(ReplicationGroupId=GROUP)["ReplicationGroups"][0]
+    assert described["AutoMinorVersionUpgrade"] is False
+    requests.clear()
+    result = run(auto_minor_version_upgrade=True)
+    assert result["changed"] is True
+    assert dict(requests)["ModifyReplicationGroup"] == {
+        "ReplicationGroupId": GROUP,
+        "AutoMinorVersionUpgrade": True,
+        "ApplyImmediately": True,
+    }
+    assert result["diff"]["before"]["auto_minor_version_upgrade"] is False
+    assert result["replication_group"]["auto_minor_version_upgrade"] is True
+    requests.clear()
+    assert run(auto_minor_version_upgrade=True)["changed"] is False
+    assert "ModifyReplicationGroup" not in [name for name, _params in requests]
+
+
 def test_modify_node_type_engine_and_groups(run, requests):
     run(security_group_ids=["sg-1"], cache_parameter_group_name="default.valkey8", description="one")
     requests.clear()
