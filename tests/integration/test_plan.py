@@ -187,10 +187,12 @@ REPAIRED_BY = {
     "backup_bucket : Backup bucket (private, encrypted, versioned, TLS only)",
     "database : The PostgreSQL instance (creation or modification started, awaited in wait.yml)",
     "ecs : ECR repository (scan on push, encrypted, keeps the newest images)",
+    # community.aws.ecs_ecr knows no tag excepted from immutability: it sets IMMUTABLE, and this puts latest back.
+    "ecs : ECR tag mutability with the tags excepted (ecs_repository_mutable_tags)",
     "ecs : Inline policies the stack did not put on the roles are removed",
     "ecs : Target group (ip targets on the container port, health check on the app's health path)",
     "ecs : Application load balancer in the public subnets",
-    "monitoring : The Lambda (Python 3.12; updated only when the package or its settings change)",
+    "monitoring : The Lambda (updated only when the package or its settings change)",
     "monitoring : Alert topic, delivering to the Lambda",
     "monitoring : Alarms for the resources of this play (disabled ones removed)",
 }

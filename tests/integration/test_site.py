@@ -119,6 +119,18 @@ def test_s3_gateway_endpoint_serves_the_private_route_tables(converged, aws):
     assert sorted(endpoints[0]["RouteTableIds"]) == sorted(
         tables[n]["RouteTableId"] for n in ("sage-private-rt-1", "sage-private-rt-2")
     )
+    # Through it: ECR's image layers (read only), and the stack's bucket for this account's principals only.
+    account = aws("sts").get_caller_identity()["Account"]
+    statements = {s["Sid"]: s for s in json.loads(endpoints[0]["PolicyDocument"])["Statement"]}
+    assert set(statements) == {"EcrImageLayers", "TheStacksBuckets"}
+    layers = statements["EcrImageLayers"]
+    assert (layers["Action"], layers["Resource"]) == (
+        "s3:GetObject",
+        "arn:aws:s3:::prod-us-west-2-starport-layer-bucket/*",
+    )
+    ours = statements["TheStacksBuckets"]
+    assert sorted(ours["Resource"]) == ["arn:aws:s3:::sage-backups", "arn:aws:s3:::sage-backups/*"]
+    assert ours["Condition"] == {"StringEquals": {"aws:PrincipalAccount": account}}
 
 
 def security_groups(aws):

@@ -191,7 +191,9 @@ def test_registry_scans_and_keeps_the_newest_images(converged, aws):
     ecr = aws("ecr")
     repository = ecr.describe_repositories(repositoryNames=["sage-backend"])["repositories"][0]
     assert repository["imageScanningConfiguration"] == {"scanOnPush": True}
-    assert repository["imageTagMutability"] == "MUTABLE"
+    # A pushed SHA tag never moves; latest, which CI pushes with every build, does.
+    assert repository["imageTagMutability"] == "IMMUTABLE_WITH_EXCLUSION"
+    assert repository["imageTagMutabilityExclusionFilters"] == [{"filterType": "WILDCARD", "filter": "latest"}]
     policy = json.loads(ecr.get_lifecycle_policy(repositoryName="sage-backend")["lifecyclePolicyText"])
     assert policy["rules"][0]["selection"] == {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 20}
 

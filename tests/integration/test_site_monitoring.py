@@ -319,3 +319,33 @@ def test_alarm_settings_are_variables_and_a_disabled_alarm_is_removed(converged,
     updates = [call["action"] for call in emulator.mutating_calls() if call["service"] == "lambda"]
     assert f"PUT /2015-03-31/functions/{FUNCTION}/configuration" in updates, "the channel mapping changed"
     assert not [u for u in updates if u.endswith("/code")], "same sources, same package: the code is not uploaded"
+
+
+def test_the_topic_gets_a_key_of_its_own_that_alarms_may_use(converged, emulator, aws, restore_defaults):
+    """monitoring_topic_kms_key_create (prod): a customer managed key, rotated, whose policy lets this account's
+    CloudWatch alarms publish; converged twice with changed=0 the second time, and check mode writes nothing."""
+    with_key = {"monitoring_topic_kms_key_create": True}
+    run_playbook("site.yml", emulator.endpoint, extra_vars=with_key).assert_ok()
+    attributes = aws("sns").get_topic_attributes(TopicArn=topic_arn(aws))["Attributes"]
+    assert attributes["KmsMasterKeyId"] == "alias/sage-alerts"
+    kms = aws("kms")
+    key = kms.describe_key(KeyId="alias/sage-alerts")["KeyMetadata"]
+    assert key["KeyState"] == "Enabled" and key["KeyManager"] == "CUSTOMER"
+    assert kms.get_key_rotation_status(KeyId=key["KeyId"])["KeyRotationEnabled"] is True
+    account = aws("sts").get_caller_identity()["Account"]
+    statements = {
+        s["Sid"]: s
+        for s in json.loads(kms.get_key_policy(KeyId=key["KeyId"], PolicyName="default")["Policy"])["Statement"]
+    }
+    publish = statements["AlarmsOfTheAccountPublishToTheTopic"]
+    assert publish["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert sorted(publish["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert publish["Condition"] == {"StringEquals": {"aws:SourceAccount": account}}
+    assert statements["AdministeredByTheAccount"]["Principal"] == {"AWS": f"arn:aws:iam::{account}:root"}
+
+    emulator.reset_calls()
+    again = run_playbook("site.yml", emulator.endpoint, extra_vars=with_key).assert_ok()
+    assert again.changed == 0, again.output
+    check = run_playbook("site.yml", emulator.endpoint, "--check", extra_vars=with_key).assert_ok()
+    assert check.changed == 0, check.output
+    assert emulator.mutating_calls() == []

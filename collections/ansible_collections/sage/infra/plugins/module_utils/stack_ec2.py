@@ -14,7 +14,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
-from ansible_collections.sage.infra.plugins.module_utils.stack import UNKNOWN, own_tags, tag_dict
+from ansible_collections.sage.infra.plugins.module_utils.stack import UNKNOWN, canonical_policy, own_tags, tag_dict
 
 
 def _snake(item):
@@ -420,9 +420,10 @@ def _permissions(permissions):
     return sorted(flat, key=repr)
 
 
-def s3_endpoint_changes(existing, service, route_table_ids, tags):
-    """What differs between the VPC's gateway endpoints for `service` and the one ec2_vpc_endpoint would leave:
-    exactly one, available, on exactly these route tables, with exactly these tags. None when there is none."""
+def s3_endpoint_changes(existing, service, route_table_ids, tags, policy=None):
+    """What differs between the VPC's gateway endpoints for `service` and the one ec2_vpc_endpoint (and
+    sage.infra.vpc_endpoint_policy, for `policy`) would leave: exactly one, available, on exactly these route tables,
+    with exactly these tags and, when given, this policy (by meaning). None when there is none."""
     found = [
         endpoint
         for endpoint in existing
@@ -432,14 +433,16 @@ def s3_endpoint_changes(existing, service, route_table_ids, tags):
         return None
     endpoint = found[0]
     tables = sorted(endpoint.get("route_table_ids") or [])
-    return _changes(
-        [
-            ("count", len(found), 1, len(found) == 1),
-            ("state", endpoint.get("state"), "available", endpoint.get("state") == "available"),
-            ("route_table_ids", tables, sorted(route_table_ids), tables == sorted(route_table_ids)),
-            ("tags", own_tags(endpoint.get("tags")), dict(tags), own_tags(endpoint.get("tags")) == dict(tags)),
-        ]
-    )
+    pairs = [
+        ("count", len(found), 1, len(found) == 1),
+        ("state", endpoint.get("state"), "available", endpoint.get("state") == "available"),
+        ("route_table_ids", tables, sorted(route_table_ids), tables == sorted(route_table_ids)),
+        ("tags", own_tags(endpoint.get("tags")), dict(tags), own_tags(endpoint.get("tags")) == dict(tags)),
+    ]
+    if policy is not None:
+        current = endpoint.get("policy_document")
+        pairs.append(("policy", current, policy, canonical_policy(current) == canonical_policy(policy)))
+    return _changes(pairs)
 
 
 def flow_log_changes(existing, desired):

@@ -1,9 +1,9 @@
 # Copyright: Contributors to the sage-infra project
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""ECR repositories, as community.aws.ecs_ecr manages them: tag mutability, scan on push, encryption (set at
-creation only: a difference is shown, the module cannot change it) and the lifecycle policy (a document compared
-by meaning). The view also lists the repository's image tags, so that a role can tell whether an image is there
-without a module run of its own."""
+"""ECR repositories, as community.aws.ecs_ecr manages them: tag mutability (with the tags excepted, which
+sage.infra.ecr_tag_mutability sets), scan on push, encryption (set at creation only: a difference is shown, the
+module cannot change it) and the lifecycle policy (a document compared by meaning). The view also lists the
+repository's image tags, so that a role can tell whether an image is there without a module run of its own."""
 
 from __future__ import annotations
 
@@ -29,6 +29,15 @@ register(
         compare={"lifecycle_policy": lambda desired, current: _lifecycle_form(desired) == _lifecycle_form(current)},
     )
 )
+
+
+def exclusion_filters(filters):
+    """The excepted tags, sorted: from imageTagMutabilityExclusionFilters ({filterType, filter}) or plain patterns."""
+    return sorted(item["filter"] if isinstance(item, dict) else item for item in filters or [])
+
+
+def mutability_view(mutability, filters):
+    return {"image_tag_mutability": mutability, "exclusion_filters": exclusion_filters(filters)}
 
 
 def encryption_view(configuration):
@@ -64,6 +73,9 @@ def read_repositories(client, names):
             "arn": repository["repositoryArn"],
             "uri": repository["repositoryUri"],
             "image_tag_mutability": repository.get("imageTagMutability"),
+            "image_tag_mutability_exclusion_filters": exclusion_filters(
+                repository.get("imageTagMutabilityExclusionFilters")
+            ),
             "scan_on_push": bool((repository.get("imageScanningConfiguration") or {}).get("scanOnPush")),
             "encryption": encryption_view(repository.get("encryptionConfiguration")),
             "lifecycle_policy": lifecycle,

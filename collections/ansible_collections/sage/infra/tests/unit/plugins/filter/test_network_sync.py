@@ -1,6 +1,7 @@
 """sage.infra's network_sync filters: in sync only when the module would change nothing; anything else is left to it."""
 
 import copy
+import json
 import types
 
 import pytest
@@ -426,6 +427,27 @@ def test_the_s3_endpoint_is_in_sync_on_exactly_the_private_route_tables():
     assert [
         c["attribute"] for c in ns.s3_endpoint_changes([ENDPOINT, ENDPOINT], service, ["rtb-1", "rtb-2"], tags)
     ] == ["count"]
+
+
+def test_the_s3_endpoint_policy_is_compared_by_meaning():
+    service, tags = "com.amazonaws.us-west-2.s3", {**TAGS, "Name": "sage-s3-endpoint"}
+    layers = {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::layers/*"}
+    ours = {"Effect": "Allow", "Principal": "*", "Action": "s3:*", "Resource": ["arn:aws:s3:::b", "arn:aws:s3:::b/*"]}
+    policy = {"Version": "2012-10-17", "Statement": [layers, ours]}
+    # As DescribeVpcEndpoints returns it: JSON text, in its own order and formatting.
+    stored = json.dumps({"Version": "2012-10-17", "Statement": [dict(ours, Resource=ours["Resource"][::-1]), layers]})
+    assert (
+        ns.s3_endpoint_changes([dict(ENDPOINT, policy_document=stored)], service, ["rtb-1", "rtb-2"], tags, policy)
+        == []
+    )
+    full_access = json.dumps({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}]})
+    changes = ns.s3_endpoint_changes(
+        [dict(ENDPOINT, policy_document=full_access)], service, ["rtb-1", "rtb-2"], tags, policy
+    )
+    assert [c["attribute"] for c in changes] == ["policy"]
+    assert (
+        ns.s3_endpoint_changes([dict(ENDPOINT, policy_document=full_access)], service, ["rtb-1", "rtb-2"], tags) == []
+    )
 
 
 FLOW_LOG = {

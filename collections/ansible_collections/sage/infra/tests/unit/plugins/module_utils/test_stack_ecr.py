@@ -22,7 +22,8 @@ LIFECYCLE = {
     ]
 }
 DESIRED = {
-    "image_tag_mutability": "MUTABLE",
+    "image_tag_mutability": "IMMUTABLE_WITH_EXCLUSION",
+    "image_tag_mutability_exclusion_filters": ["latest"],
     "scan_on_push": True,
     "encryption": {"type": "AES256"},
     "lifecycle_policy": LIFECYCLE,
@@ -53,6 +54,7 @@ def test_in_sync_whatever_the_form_of_the_lifecycle_policy():
     [
         ("scan_on_push", False),
         ("image_tag_mutability", "IMMUTABLE"),
+        ("image_tag_mutability_exclusion_filters", []),
         ("encryption", {"type": "KMS", "kms_key": "arn:aws:kms:us-west-2:123456789012:key/1"}),
         ("lifecycle_policy", None),
         ("lifecycle_policy", {"rules": [dict(LIFECYCLE["rules"][0], selection={"countNumber": 5})]}),
@@ -89,7 +91,12 @@ def push(ecr, tag):
 
 
 def test_the_reader_against_moto(ecr, calls):
-    ecr.create_repository(repositoryName="sage-backend", imageScanningConfiguration={"scanOnPush": True})
+    ecr.create_repository(
+        repositoryName="sage-backend",
+        imageScanningConfiguration={"scanOnPush": True},
+        imageTagMutability="IMMUTABLE_WITH_EXCLUSION",
+        imageTagMutabilityExclusionFilters=[{"filterType": "WILDCARD", "filter": "latest"}],
+    )
     ecr.put_lifecycle_policy(repositoryName="sage-backend", lifecyclePolicyText=json.dumps(LIFECYCLE))
     push(ecr, "abc")
     ecr.create_repository(repositoryName="bare")
@@ -101,6 +108,8 @@ def test_the_reader_against_moto(ecr, calls):
     assert read["sage-backend"]["uri"].endswith("/sage-backend")
     assert read["bare"]["lifecycle_policy"] is None and read["bare"]["scan_on_push"] is False
     assert [change["attribute"] for change in entry(DESIRED, read["bare"])["changes"]] == [
+        "image_tag_mutability",
+        "image_tag_mutability_exclusion_filters",
         "scan_on_push",
         "lifecycle_policy",
     ]
