@@ -84,8 +84,18 @@ sanity: venv
 unit: venv
 	python -m pytest -q -n $(TEST_WORKERS) collections/ansible_collections/sage/infra/tests/unit
 
-lambdas: venv
-	python -m pytest -q tests/lambdas
+# The alert Lambda's tests run on the Python nearest to its runtime (scripts/lambda-python.sh says which).
+LAMBDA_VENV ?= .venv-lambda
+$(LAMBDA_VENV)/.installed: requirements-lambda-test.txt scripts/lambda-python.sh
+	rm -rf $(LAMBDA_VENV)
+	"$$(scripts/lambda-python.sh)" -m venv $(LAMBDA_VENV)
+	$(LAMBDA_VENV)/bin/python -m pip install -q --upgrade pip
+	$(LAMBDA_VENV)/bin/python -m pip install -q -r requirements-lambda-test.txt
+	touch $@
+
+lambdas: $(LAMBDA_VENV)/.installed
+	@$(LAMBDA_VENV)/bin/python -c 'import sys; print("The alert Lambda on Python", sys.version.split()[0])'
+	$(LAMBDA_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/lambdas
 
 docs: venv
 	python -m pytest -q tests/test_docs.py tests/test_booleans.py
@@ -122,4 +132,4 @@ security: venv $(SECURITY_VENV)/.installed
 	python -m tests.security --prowler $(CURDIR)/$(SECURITY_VENV)/bin/prowler
 
 clean: emulator-stop
-	rm -rf $(VENV) $(SECURITY_VENV) $(EMULATOR_DIR) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(SECURITY_VENV) $(LAMBDA_VENV) $(EMULATOR_DIR) .pytest_cache .ruff_cache

@@ -149,7 +149,8 @@ class CallRecorder:
 
     @staticmethod
     def _configure_rollout(environ, start_response):
-        """How ECS deployments progress: {"seconds": s, "failing_images": [image, ...]} (see moto_ecs)."""
+        """How ECS deployments progress: {"seconds": s, "failing_images": [image, ...], "alarming_images": {image:
+        [alarm, ...]}} (see moto_ecs)."""
         from ansible_collections.sage.infra.tests.unit import moto_ecs
 
         length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -443,9 +444,16 @@ class Emulator:
     def mutating_calls(self) -> list[dict[str, str]]:
         return [c for c in self.calls() if is_mutating(c["action"])]
 
-    def configure_rollout(self, seconds: float | None = None, failing_images: list[str] | None = None) -> None:
-        """How long an ECS rollout takes, and which images fail to start (a rollout that fails)."""
-        body = json.dumps({"seconds": seconds, "failing_images": failing_images}).encode()
+    def configure_rollout(
+        self,
+        seconds: float | None = None,
+        failing_images: list[str] | None = None,
+        alarming_images: dict[str, list[str]] | None = None,
+    ) -> None:
+        """How long an ECS rollout takes, which images fail to start (a rollout the circuit breaker fails), and
+        which start but set CloudWatch alarms off ({image: [alarm, ...]}: a rollout its deployment alarms fail)."""
+        settings = {"seconds": seconds, "failing_images": failing_images, "alarming_images": alarming_images}
+        body = json.dumps(settings).encode()
         request = urllib.request.Request(f"{self.endpoint}/_sage/ecs/rollout", data=body, method="POST")
         with urllib.request.urlopen(request, timeout=30):
             pass
@@ -469,7 +477,7 @@ class Emulator:
     def reset_state(self) -> None:
         """Forget every AWS resource (moto's reset), the call record and the delays."""
         self._post("/moto-api/reset")
-        self.configure_rollout(seconds=1.0, failing_images=[])
+        self.configure_rollout(seconds=1.0, failing_images=[], alarming_images={})
         self._post("/_sage/timing/reset")
         self.reset_calls()
         self.generation += 1

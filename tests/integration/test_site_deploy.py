@@ -1,5 +1,5 @@
 """playbooks/deploy.yml on the converged stack: roll out, no-op on the same tag, refuse a missing tag,
-roll back a rollout that fails."""
+roll back a rollout that fails (tasks that do not start, or a release its deployment alarms catch)."""
 
 from __future__ import annotations
 
@@ -120,6 +120,34 @@ def test_a_failed_rollout_is_rolled_back(deployed, emulator, aws, business_chann
         for a in active
     ]
     assert not [image for image in images if image.endswith(":crashes")], "the failed revision is deregistered"
+
+
+def test_a_release_that_answers_badly_is_rolled_back_on_its_alarm(deployed, emulator, aws, business_channel):
+    """Its tasks start (the circuit breaker sees nothing), but the API error rate alarm goes into ALARM during the
+    rollout: the service's deployment alarms fail it, ECS rolls it back, and the deploy names the alarm."""
+    alarm = "sage-api-error-rate-high"
+    (service,) = aws("ecs").describe_services(cluster=CLUSTER, services=[SERVICE])["services"]
+    assert service["deploymentConfiguration"]["alarms"] == {
+        "alarmNames": [alarm, "sage-api-latency-p95-high"],
+        "enable": True,
+        "rollback": True,
+    }
+    push_image(aws("ecr"), REPOSITORY, "answers-5xx")
+    repository_uri = aws("ecr").describe_repositories(repositoryNames=[REPOSITORY])["repositories"][0]["repositoryUri"]
+    server, webhook = business_channel
+    already_posted = len(server.messages(webhook))
+    emulator.configure_rollout(alarming_images={f"{repository_uri}:answers-5xx": [alarm]})
+    try:
+        run = deploy(emulator, "answers-5xx", **NOTIFY)
+    finally:
+        emulator.configure_rollout(alarming_images={})
+        aws("cloudwatch").set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="test over")
+    assert run.returncode != 0
+    assert "Deploying sage-backend:answers-5xx failed" in run.output, run.output[-4000:]
+    assert f"ECS rolled the service back on its deployment alarm {alarm} to {deployed[0]}" in run.output
+    notice = server.messages(webhook)[already_posted]
+    assert f"answers-5xx did not roll out (FAILED: alarm {alarm})" in notice["embeds"][0]["description"]
+    assert running_image(aws) == deployed
 
 
 def test_building_without_a_docker_engine_fails_clearly(deployed, emulator, aws):

@@ -218,6 +218,7 @@ KIND_MODULES = {
     "target_group": "stack_elbv2",
     "load_balancer": "stack_elbv2",
     "iam_role": "stack_iam",
+    "kms_key": "stack_kms",
     "lambda_function": "stack_lambda",
     "lambda_policy": "stack_lambda",
     "log_group": "stack_logs",

@@ -367,10 +367,16 @@ def normal_load_balancers(items, aws=False):
 
 def normal_deployment(deployment):
     breaker = deployment.get("circuit_breaker") or {}
+    alarms = deployment.get("alarms") or {}
     return {
         "minimum_healthy_percent": deployment["minimum_healthy_percent"],
         "maximum_percent": deployment["maximum_percent"],
         "circuit_breaker": {"enable": bool(breaker.get("enable")), "rollback": bool(breaker.get("rollback"))},
+        "alarms": {
+            "alarm_names": sorted(alarms.get("alarm_names") or []),
+            "enable": bool(alarms.get("enable")),
+            "rollback": bool(alarms.get("rollback")),
+        },
     }
 
 
@@ -379,6 +385,7 @@ def service_view(service):
     vpc = (service.get("networkConfiguration") or {}).get("awsvpcConfiguration")
     configuration = service.get("deploymentConfiguration") or {}
     breaker = configuration.get("deploymentCircuitBreaker") or {}
+    alarms = configuration.get("alarms") or {}
     return {
         "task_definition": service.get("taskDefinition"),
         "desired_count": service.get("desiredCount"),
@@ -395,6 +402,11 @@ def service_view(service):
                 "minimum_healthy_percent": configuration.get("minimumHealthyPercent", 100),
                 "maximum_percent": configuration.get("maximumPercent", 200),
                 "circuit_breaker": breaker,
+                "alarms": {
+                    "alarm_names": alarms.get("alarmNames"),
+                    "enable": alarms.get("enable"),
+                    "rollback": alarms.get("rollback"),
+                },
             }
         ),
         "propagate_tags": service.get("propagateTags", "NONE"),

@@ -184,6 +184,32 @@ options:
               - Requires O(deployment.circuit_breaker.enable=true).
             type: bool
             default: false
+      alarms:
+        description:
+          - CloudWatch alarms that fail a deployment when one of them goes into C(ALARM) while it rolls out (ECS
+            ignores an alarm already in C(ALARM) when the deployment starts), which catches a release whose tasks
+            start but answer badly.
+          - Defaults to none.
+        type: dict
+        default: {}
+        suboptions:
+          alarm_names:
+            description:
+              - Names of the alarms. ECS looks them up during each deployment.
+            type: list
+            elements: str
+            default: []
+          enable:
+            description:
+              - Whether the alarms are watched. Requires O(deployment.alarms.alarm_names).
+            type: bool
+            default: false
+          rollback:
+            description:
+              - Whether ECS rolls a deployment failed by an alarm back to the last completed one.
+              - Requires O(deployment.alarms.enable=true).
+            type: bool
+            default: false
   propagate_tags:
     description:
       - Whether the tasks get the tags of the task definition or of the service. When not set it is not managed.
@@ -226,9 +252,10 @@ options:
 notes:
   - In check mode nothing is changed and nothing is waited for; RV(service) then shows the service as it is
     (or a sketch of the one that would be created).
-  - With the circuit breaker and rollback enabled, ECS itself deploys the last completed task definition again
-    when a deployment fails. RV(rollout.rolled_back_by_ecs) is then V(true) and RV(task_definition) is the task
-    definition ECS rolled back to.
+  - With the circuit breaker or the deployment alarms and their rollback enabled, ECS itself deploys the last
+    completed task definition again when a deployment fails. RV(rollout.rolled_back_by_ecs) is then V(true),
+    RV(rollout.alarms) names the alarms that failed it, if any, and RV(task_definition) is the task definition ECS
+    rolled back to.
   - A deployment whose tasks keep failing without the circuit breaker stays C(IN_PROGRESS) on AWS; only
     O(wait_timeout) ends the wait (RV(rollout.state=TIMED_OUT)).
   - While waiting, C(DescribeServices) is called after 1, 2 and 4 seconds, then every 5 seconds.
@@ -375,9 +402,15 @@ rollout:
       type: str
       sample: "arn:aws:ecs:eu-west-1:123456789012:task-definition/sage-backend:7"
     rolled_back_by_ecs:
-      description: Whether the deployment failed and ECS rolled the service back (circuit breaker with rollback).
+      description:
+        - Whether the deployment failed and ECS rolled the service back (circuit breaker or alarms, with rollback).
       type: bool
       sample: false
+    alarms:
+      description: The deployment alarms in C(ALARM) when the deployment failed (empty when none failed it).
+      type: list
+      elements: str
+      sample: ["sage-api-error-rate-high"]
     failed_tasks:
       description: Number of tasks of the deployment that failed to start.
       type: int
@@ -463,6 +496,14 @@ def validate(module):
             module.fail_json(
                 msg="deployment.circuit_breaker.rollback requires deployment.circuit_breaker.enable=true "
                 "(ECS only rolls back a deployment the circuit breaker has failed)"
+            )
+        alarms = deployment["alarms"] or {}
+        if alarms.get("enable") and not alarms.get("alarm_names"):
+            module.fail_json(msg="deployment.alarms.enable=true needs deployment.alarms.alarm_names")
+        if alarms.get("rollback") and not alarms.get("enable"):
+            module.fail_json(
+                msg="deployment.alarms.rollback requires deployment.alarms.enable=true "
+                "(ECS only rolls back a deployment its alarms have failed)"
             )
     strategy = params["capacity_provider_strategy"]
     if strategy is not None:
@@ -565,14 +606,19 @@ def load_balancers_request(load_balancers):
 
 
 def deployment_request(deployment, current=None):
-    """deploymentConfiguration; what the module does not manage (alarms, ...) is kept from the current one."""
+    """deploymentConfiguration; what the module does not manage is kept from the current one."""
     request = copy.deepcopy(current or {})
     request.update(
         minimumHealthyPercent=deployment["minimum_healthy_percent"],
         maximumPercent=deployment["maximum_percent"],
         deploymentCircuitBreaker=dict(deployment["circuit_breaker"]),
+        alarms=alarms_request(deployment["alarms"]),
     )
     return request
+
+
+def alarms_request(alarms):
+    return {"alarmNames": list(alarms["alarm_names"]), "enable": alarms["enable"], "rollback": alarms["rollback"]}
 
 
 def drop_none(view):
@@ -648,6 +694,12 @@ def follow_rollout(module, client, service, deployment_id):
         reason = f"not completed within {params['wait_timeout']} seconds ({failed} failed tasks); last state: {reason}"
     if extra:
         reason = f"{reason}; {extra}" if reason else extra
+    # Those the reason names, when it names any (an alarm may have been in ALARM before, which ECS ignores).
+    alarms = alarms_in_alarm(module, service) if state == "FAILED" else []
+    alarms = [name for name in alarms if name in (reason or "")] or alarms
+    if alarms and not any(name in (reason or "") for name in alarms):
+        in_alarm = f"deployment alarms in ALARM: {', '.join(alarms)}"
+        reason = f"{reason}; {in_alarm}" if reason else in_alarm
     rollout = {
         "deployment_id": deployment_id,
         "state": state,
@@ -655,8 +707,23 @@ def follow_rollout(module, client, service, deployment_id):
         "task_definition": task_definition,
         "rolled_back_by_ecs": rolled_back,
         "failed_tasks": deployment.get("failedTasks", 0),
+        "alarms": alarms,
     }
     return service, rollout
+
+
+def alarms_in_alarm(module, service):
+    """The service's deployment alarms that are in ALARM (none when it has none): what failed a deployment."""
+    configuration = (service.get("deploymentConfiguration") or {}).get("alarms") or {}
+    names = configuration.get("alarmNames") or []
+    if not configuration.get("enable") or not names:
+        return []
+    client = module.client("cloudwatch", retry_decorator=AWSRetry.jittered_backoff())
+    try:
+        found = client.describe_alarms(aws_retry=True, AlarmNames=names, StateValue="ALARM")
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+        module.fail_json_aws(e, msg=f"Failed to read the deployment alarms {', '.join(names)}")
+    return sorted(alarm["AlarmName"] for alarm in found.get("MetricAlarms", []) + found.get("CompositeAlarms", []))
 
 
 def no_rollout(task_definition):
@@ -667,6 +734,7 @@ def no_rollout(task_definition):
         "task_definition": task_definition,
         "rolled_back_by_ecs": False,
         "failed_tasks": 0,
+        "alarms": [],
     }
 
 
@@ -680,7 +748,12 @@ def rollout_failure_message(module, service, rollout):
     ]
     now = f"The service's task definition is now {service.get('taskDefinition')}"
     if rollout["rolled_back_by_ecs"]:
-        now += " (rolled back by the ECS deployment circuit breaker)"
+        by = (
+            f"its deployment alarm {', '.join(rollout['alarms'])}"
+            if rollout["alarms"]
+            else "the ECS deployment circuit breaker"
+        )
+        now += f" (rolled back by {by})"
     now += "; running tasks: " + ("; ".join(running) if running else "none")
     events = [event.get("message") for event in (service.get("events") or [])[:LAST_EVENTS]]
     msg = (
@@ -1022,6 +1095,15 @@ def main():
                 "circuit_breaker": {
                     "type": "dict",
                     "options": {
+                        "enable": {"type": "bool", "default": False},
+                        "rollback": {"type": "bool", "default": False},
+                    },
+                },
+                "alarms": {
+                    "type": "dict",
+                    "default": {},
+                    "options": {
+                        "alarm_names": {"type": "list", "elements": "str", "default": []},
                         "enable": {"type": "bool", "default": False},
                         "rollback": {"type": "bool", "default": False},
                     },

@@ -34,7 +34,7 @@ options:
         V(task_definition) (the family's latest active revision), V(ecs_service) (C(<cluster>/<service>)),
         V(scaling_policy) (C(service/<cluster>/<service>/<policy>)); V(sqs_queue); V(lambda_function),
         V(lambda_policy) (C(<function>/<statement id>)); V(sns_topic) (with its subscriptions); V(alarm);
-        V(dashboard)."
+        V(dashboard); V(kms_key) (by its alias, with its policy and rotation)."
       - A kind given an empty list is read as empty (nothing to compare), not left out.
     type: dict
     required: true

@@ -8,8 +8,10 @@ IN_PROGRESS and is settled lazily, whenever the service is described, updated or
 ``ROLLOUT["seconds"]`` have passed since it started. A deployment whose task definition runs an image of
 ``ROLLOUT["failing_images"]`` never gets its tasks running: with the deployment circuit breaker it becomes
 FAILED (and, with rollback, ECS starts a deployment of the last completed task definition), without it it
-stays IN_PROGRESS for ever. ``configure_rollout`` and ``reset`` change these settings (the emulator serves
-them on ``POST /_sage/ecs/rollout``).
+stays IN_PROGRESS for ever. With deployment alarms (deploymentConfiguration.alarms enabled), a deployment fails
+when one of the alarms is in ALARM as it settles and was not when it started (ECS ignores an alarm already in
+ALARM then), and is rolled back as by the circuit breaker when the alarms ask for it. ``configure_rollout`` and
+``reset`` change these settings (the emulator serves them on ``POST /_sage/ecs/rollout``).
 """
 
 import copy
@@ -30,9 +32,10 @@ from moto.ecs.responses import EC2ContainerServiceResponse
 from moto.moto_api._internal import mock_random
 
 DEFAULT_SECONDS = 1.0
-ROLLOUT = {"seconds": DEFAULT_SECONDS, "failing_images": set()}
+ROLLOUT = {"seconds": DEFAULT_SECONDS, "failing_images": set(), "alarming_images": {}}
 DEFAULT_DEPLOYMENT_CONFIGURATION = {
     "deploymentCircuitBreaker": {"enable": False, "rollback": False},
+    "alarms": {"alarmNames": [], "enable": False, "rollback": False},
     "maximumPercent": 200,
     "minimumHealthyPercent": 100,
 }
@@ -47,8 +50,10 @@ class ServiceNotActiveException(ECSException):
         super().__init__("ServiceNotActiveException", "Service was not ACTIVE.")
 
 
-def configure_rollout(seconds=None, failing_images=None):
-    """Set how long a deployment takes and which images fail to start; return the settings."""
+def configure_rollout(seconds=None, failing_images=None, alarming_images=None):
+    """Set how long a deployment takes, which images fail to start, and which start but set alarms off
+    ({image: [alarm name, ...]}: as soon as a deployment of such an image starts, the alarms go into ALARM, as
+    CloudWatch would see the release answer badly); return the settings."""
     if seconds is not None:
         if float(seconds) < 0:
             raise ValueError(f"seconds must not be negative; got {seconds}")
@@ -57,18 +62,25 @@ def configure_rollout(seconds=None, failing_images=None):
         if isinstance(failing_images, str):
             failing_images = [failing_images]
         ROLLOUT["failing_images"] = set(failing_images)
+    if alarming_images is not None:
+        ROLLOUT["alarming_images"] = {image: list(alarms) for image, alarms in alarming_images.items()}
     return rollout_config()
 
 
 def rollout_config():
     """The settings, as JSON can carry them."""
-    return {"seconds": ROLLOUT["seconds"], "failing_images": sorted(ROLLOUT["failing_images"])}
+    return {
+        "seconds": ROLLOUT["seconds"],
+        "failing_images": sorted(ROLLOUT["failing_images"]),
+        "alarming_images": dict(ROLLOUT["alarming_images"]),
+    }
 
 
 def reset():
     """Back to the default settings (deployments take one second, no image fails)."""
     ROLLOUT["seconds"] = DEFAULT_SECONDS
     ROLLOUT["failing_images"] = set()
+    ROLLOUT["alarming_images"] = {}
 
 
 def _now():
@@ -79,7 +91,14 @@ def _meta(service):
     """What the shim remembers of a service, next to moto's attributes (the serializer ignores it)."""
     meta = getattr(service, "sage_rollout", None)
     if meta is None:
-        meta = {"due": {}, "rollbacks": set(), "last_completed": None, "drain_due": None, "stuck": set()}
+        meta = {
+            "due": {},
+            "rollbacks": set(),
+            "last_completed": None,
+            "drain_due": None,
+            "stuck": set(),
+            "alarmed_at_start": {},
+        }
         service.sage_rollout = meta
     return meta
 
@@ -135,10 +154,63 @@ def _start_deployment(service, started, reason=None, rollback=False):
     service.deployments.insert(0, deployment)
     meta = _meta(service)
     meta["due"][deployment_id] = started + ROLLOUT["seconds"]
+    meta["alarmed_at_start"][deployment_id] = _alarms_in_alarm(service)
+    _set_off_alarms(service)
     if rollback:
         meta["rollbacks"].add(deployment_id)
     _recount(service)
     return deployment
+
+
+def _alarm_configuration(service):
+    return (getattr(service, "deployment_configuration", None) or {}).get("alarms") or {}
+
+
+def _alarms_in_alarm(service):
+    """The service's deployment alarms that are in ALARM now (none when its deployment alarms are off)."""
+    configuration = _alarm_configuration(service)
+    if not configuration.get("enable"):
+        return set()
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    _, _, _, region, account = service.arn.split(":", 5)[:5]
+    alarms = cloudwatch_backends[account][region].alarms
+    return {
+        name for name in configuration.get("alarmNames") or [] if name in alarms and alarms[name].state_value == "ALARM"
+    }
+
+
+def _account_and_region(service):
+    _, _, _, region, account = service.arn.split(":", 5)[:5]
+    return account, region
+
+
+def _cloudwatch(service):
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    account, region = _account_and_region(service)
+    return cloudwatch_backends[account][region]
+
+
+def _set_off_alarms(service):
+    """The alarms the images of the service's task definition set off (ROLLOUT["alarming_images"]) go into ALARM."""
+    if not ROLLOUT["alarming_images"]:
+        return
+    from moto.ecs.models import ecs_backends
+
+    account, region = _account_and_region(service)
+    backend = ecs_backends[account][region]
+    try:
+        images = {
+            c.get("image") for c in backend.describe_task_definition(service.task_definition).container_definitions
+        }
+    except ECSException:
+        return
+    alarms = _cloudwatch(service).alarms
+    for image in images:
+        for name in ROLLOUT["alarming_images"].get(image, []):
+            if name in alarms:
+                alarms[name].update_state("Threshold crossed by the new release (emulated)", "{}", "ALARM")
 
 
 def _fails(backend, service, deployment):
@@ -170,20 +242,20 @@ def _complete(service, deployment):
     _event(service, f"(service {name}) has reached a steady state.")
 
 
-def _fail(service, deployment):
+def _fail(service, deployment, reason=None):
+    """FAILED by the circuit breaker (tasks failed to start), or for the reason given (an alarm: no task failed)."""
     threshold = min(200, max(3, math.ceil(service.desired_count / 2)))  # the circuit breaker's threshold
     deployment.update(
         rolloutState="FAILED",
-        rolloutStateReason=FAILED_REASON,
-        failedTasks=threshold,
+        rolloutStateReason=reason or FAILED_REASON,
+        failedTasks=0 if reason else threshold,
         runningCount=0,
         pendingCount=0,
         updatedAt=utcnow(),
     )
     _recount(service)
-    _event(
-        service, f"(service {service.name}) (deployment {deployment['id']}) deployment failed: tasks failed to start."
-    )
+    what = "alarm detected" if reason else "tasks failed to start"
+    _event(service, f"(service {service.name}) (deployment {deployment['id']}) deployment failed: {what}.")
 
 
 def _stuck(service, deployment, since):
@@ -219,16 +291,26 @@ def advance(backend, service):
         due = meta["due"].get(deployment["id"])
         if due is None or now < due:
             return
-        if not _fails(backend, service, deployment):
+        alarms = sorted(_alarms_in_alarm(service) - meta["alarmed_at_start"].get(deployment["id"], set()))
+        if not alarms and not _fails(backend, service, deployment):
             _complete(service, deployment)
             return
-        breaker = (getattr(service, "deployment_configuration", None) or {}).get("deploymentCircuitBreaker") or {}
-        if not breaker.get("enable"):
-            _stuck(service, deployment, due)
-            return
-        _fail(service, deployment)
+        if alarms:
+            _fail(
+                service,
+                deployment,
+                f"ECS deployment {deployment['id']} failed: alarm(s) detected: {', '.join(alarms)}.",
+            )
+            rollback, by = _alarm_configuration(service).get("rollback"), "alarm"
+        else:
+            breaker = (getattr(service, "deployment_configuration", None) or {}).get("deploymentCircuitBreaker") or {}
+            if not breaker.get("enable"):
+                _stuck(service, deployment, due)
+                return
+            _fail(service, deployment)
+            rollback, by = breaker.get("rollback"), "circuit breaker"
         last = meta["last_completed"]
-        if not breaker.get("rollback") or last is None or deployment["id"] in meta["rollbacks"]:
+        if not rollback or last is None or deployment["id"] in meta["rollbacks"]:
             return
         last_id, last_task_definition = last
         service.task_definition = last_task_definition
@@ -237,7 +319,7 @@ def advance(backend, service):
         _start_deployment(
             service,
             due,
-            reason=f"ECS deployment circuit breaker: rolling back to deploymentId {last_id}.",
+            reason=f"ECS deployment {by}: rolling back to deploymentId {last_id}.",
             rollback=True,
         )
 
@@ -257,7 +339,7 @@ def _network(configuration):
 def _deployment_configuration(requested):
     configuration = copy.deepcopy(DEFAULT_DEPLOYMENT_CONFIGURATION)
     for key, value in (requested or {}).items():
-        if key == "deploymentCircuitBreaker":
+        if key in ("deploymentCircuitBreaker", "alarms"):
             configuration[key].update(value)
         else:
             configuration[key] = value

@@ -138,6 +138,8 @@ SERVICE = {
 }
 SERVICE_READ = {
     **{key: value for key, value in SERVICE.items() if key != "autoscaling_owns_desired_count"},
+    # As the reader normalizes a service without deployment alarms.
+    "deployment": dict(SERVICE["deployment"], alarms={"alarm_names": [], "enable": False, "rollback": False}),
     "launch_type": None,
     "enable_ecs_managed_tags": False,
     "arn": "arn:service",

@@ -301,6 +301,59 @@ def test_failing_image_is_rolled_back_by_ecs(run, aws, create, requests, clock):
     assert [name for name, _params in requests] == ["DescribeServices"]
 
 
+def test_an_alarm_during_the_rollout_fails_it_and_ecs_rolls_back_naming_the_alarm(run, aws, create, clock):
+    """A release that starts fine but answers badly: the circuit breaker sees nothing, the deployment alarm does."""
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+    for name in ("api-errors", "already-firing"):
+        cloudwatch.put_metric_alarm(
+            AlarmName=name,
+            Namespace="AWS/ApplicationELB",
+            MetricName="HTTPCode_Target_5XX_Count",
+            Statistic="Sum",
+            Period=60,
+            EvaluationPeriods=1,
+            Threshold=1,
+            ComparisonOperator="GreaterThanThreshold",
+        )
+    cloudwatch.set_alarm_state(AlarmName="already-firing", StateValue="ALARM", StateReason="before the deploy")
+    alarms = {"alarm_names": ["api-errors", "already-firing"], "enable": True, "rollback": True}
+    _good, args = create(deployment=dict(CIRCUIT_BREAKER, alarms=alarms))
+    configuration = aws.describe()["deploymentConfiguration"]["alarms"]
+    assert configuration == {"alarmNames": ["already-firing", "api-errors"], "enable": True, "rollback": True}
+
+    # An alarm already in ALARM when a deployment starts is ignored (as ECS does): this one completes.
+    second = aws.register()
+    assert run(**dict(args, task_definition=second))["rollout"]["state"] == "COMPLETED"
+
+    third = aws.register()
+    started = run(**dict(args, task_definition=third, wait=False))
+    assert started["rollout"]["state"] == "IN_PROGRESS"
+    cloudwatch.set_alarm_state(AlarmName="api-errors", StateValue="ALARM", StateReason="5xx after the deploy")
+    result = run.failure(**dict(args, task_definition=third))
+    rollout = result["rollout"]
+    assert (rollout["state"], rollout["rolled_back_by_ecs"], rollout["alarms"]) == ("FAILED", True, ["api-errors"])
+    assert rollout["failed_tasks"] == 0, "every task started: the alarm, not the circuit breaker, failed it"
+    assert "alarm(s) detected: api-errors" in rollout["reason"]
+    assert (
+        f"The service's task definition is now {second} (rolled back by its deployment alarm api-errors)"
+        in result["msg"]
+    )
+    assert aws.describe()["taskDefinition"] == second
+
+
+def test_deployment_alarms_need_names_and_enable(run, aws):
+    arn = aws.register()
+    base = {"task_definition": arn, "desired_count": 1, "launch_type": "FARGATE", **aws.network()}
+    enable_only = {"alarms": {"enable": True}}
+    rollback_only = {"alarms": {"alarm_names": ["a"], "rollback": True}}
+    assert "deployment.alarms.enable=true needs deployment.alarms.alarm_names" in run.fail(
+        **base, deployment=enable_only
+    )
+    assert "deployment.alarms.rollback requires deployment.alarms.enable=true" in run.fail(
+        **base, deployment=rollback_only
+    )
+
+
 def test_rollback_completed_before_the_first_poll(run, aws, create, clock, monkeypatch):
     """The failed deployment is gone when the module looks (its rollback completed meanwhile)."""
     monkeypatch.setitem(moto_ecs.ROLLOUT, "seconds", 0.4)  # failed after 0.4 s, rolled back after 0.8 s
@@ -491,6 +544,7 @@ def test_update_settings_in_place_and_idempotent(run, aws, create, requests):
                 "loadBalancers": [{"targetGroupArn": target_group, "containerName": "web", "containerPort": 80}],
                 "deploymentConfiguration": {
                     "deploymentCircuitBreaker": {"enable": True, "rollback": False},
+                    "alarms": {"alarmNames": [], "enable": False, "rollback": False},
                     "maximumPercent": 150,
                     "minimumHealthyPercent": 50,
                 },
@@ -510,6 +564,7 @@ def test_update_settings_in_place_and_idempotent(run, aws, create, requests):
         "minimum_healthy_percent": 50,
         "maximum_percent": 150,
         "circuit_breaker": {"enable": True, "rollback": False},
+        "alarms": {"alarm_names": [], "enable": False, "rollback": False},
     }
     assert diff["before"]["tags"] == {"app": "sage", "old": "x"}
     assert diff["after"]["tags"] == {"app": "sage2"}
@@ -903,13 +958,15 @@ def test_shim_settings(monkeypatch):
     assert moto_ecs.configure_rollout(seconds=2, failing_images=["a:1", "b:2"]) == {
         "seconds": 2.0,
         "failing_images": ["a:1", "b:2"],
+        "alarming_images": {},
     }
+    assert moto_ecs.configure_rollout(alarming_images={"d:4": ["errors"]})["alarming_images"] == {"d:4": ["errors"]}
     assert moto_ecs.configure_rollout(failing_images="c:3")["failing_images"] == ["c:3"]
     assert moto_ecs.configure_rollout()["seconds"] == 2.0
     with pytest.raises(ValueError, match="seconds"):
         moto_ecs.configure_rollout(seconds=-1)
     moto_ecs.reset()
-    assert moto_ecs.rollout_config() == {"seconds": 1.0, "failing_images": []}
+    assert moto_ecs.rollout_config() == {"seconds": 1.0, "failing_images": [], "alarming_images": {}}
 
 
 def test_shim_settles_a_failure_its_rollback_and_completion_at_once(aws, clock):
