@@ -98,7 +98,7 @@ lambdas: $(LAMBDA_VENV)/.installed
 	$(LAMBDA_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/lambdas
 
 docs: venv
-	python -m pytest -q tests/test_docs.py tests/test_booleans.py
+	python -m pytest -q tests/test_docs.py tests/test_booleans.py tests/test_security_lists.py
 
 INTEGRATION_TESTS = python -m pytest -q -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder --durations=25 \
 	tests/integration

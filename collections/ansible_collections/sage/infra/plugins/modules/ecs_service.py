@@ -694,8 +694,10 @@ def follow_rollout(module, client, service, deployment_id):
         reason = f"not completed within {params['wait_timeout']} seconds ({failed} failed tasks); last state: {reason}"
     if extra:
         reason = f"{reason}; {extra}" if reason else extra
-    # Those the reason names, when it names any (an alarm may have been in ALARM before, which ECS ignores).
-    alarms = alarms_in_alarm(module, service) if state == "FAILED" else []
+    # A deployment the circuit breaker failed was not failed by an alarm; else the alarms the reason names, when it
+    # names any (an alarm may have been in ALARM before the deployment started, which ECS ignores).
+    by_breaker = "circuit breaker" in (reason or "")
+    alarms = alarms_in_alarm(module, service) if state == "FAILED" and not by_breaker else []
     alarms = [name for name in alarms if name in (reason or "")] or alarms
     if alarms and not any(name in (reason or "") for name in alarms):
         in_alarm = f"deployment alarms in ALARM: {', '.join(alarms)}"

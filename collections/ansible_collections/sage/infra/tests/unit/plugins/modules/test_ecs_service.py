@@ -275,6 +275,7 @@ def test_failing_image_is_rolled_back_by_ecs(run, aws, create, requests, clock):
     assert rollout["task_definition"] == bad
     assert rollout["reason"] == "ECS deployment circuit breaker: tasks failed to start."
     assert rollout["failed_tasks"] >= 1
+    assert rollout["alarms"] == []
     assert result["previous_task_definition"] == good
     assert result["task_definition"] == good  # ECS rolled the service back
     assert aws.describe()["taskDefinition"] == good
