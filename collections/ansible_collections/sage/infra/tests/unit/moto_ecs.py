@@ -171,18 +171,16 @@ def _alarms_in_alarm(service):
     configuration = _alarm_configuration(service)
     if not configuration.get("enable"):
         return set()
-    from moto.cloudwatch.models import cloudwatch_backends
-
-    _, _, _, region, account = service.arn.split(":", 5)[:5]
-    alarms = cloudwatch_backends[account][region].alarms
+    alarms = _cloudwatch(service).alarms
     return {
         name for name in configuration.get("alarmNames") or [] if name in alarms and alarms[name].state_value == "ALARM"
     }
 
 
 def _account_and_region(service):
-    _, _, _, region, account = service.arn.split(":", 5)[:5]
-    return account, region
+    """From the service's ARN, arn:<partition>:ecs:<region>:<account>:service/..."""
+    parts = service.arn.split(":", 5)
+    return parts[4], parts[3]
 
 
 def _cloudwatch(service):

@@ -51,10 +51,10 @@ def kms(monkeypatch, fake_aws_credentials):
         yield boto3.client("kms", region_name=REGION)
 
 
-def make_key(kms, policy=POLICY, rotation=True):
+def make_key(kms, policy=None, rotation=True):
     key = kms.create_key(
         Description=DESIRED["description"],
-        Policy=json.dumps(policy),
+        Policy=json.dumps(policy or POLICY),
         Tags=[{"TagKey": "Project", "TagValue": "sage"}],
     )["KeyMetadata"]
     kms.create_alias(AliasName=ALIAS, TargetKeyId=key["KeyId"])
