@@ -193,3 +193,20 @@ def test_malformed_webhook_url_fails_naming_the_variable_not_the_url(emulator):
     assert "vault_discord_webhook_errors: the value (webhook 123) points to https://discord.example" in run.output
     assert token not in run.output
     assert emulator.calls() == []
+
+
+@pytest.mark.parametrize(
+    ("extra_vars", "expected"),
+    [
+        ({"plan_notify": "maybe"}, "plan_notify"),
+        ({"plan_fail_on_changes": "sometimes"}, "plan_fail_on_changes"),
+        ({"plan_file": "/no/such/directory/plan.json"}, "plan_file: the directory of '/no/such/directory/plan.json'"),
+    ],
+    ids=["notify not a boolean", "fail_on_changes not a boolean", "plan_file in a missing directory"],
+)
+def test_the_plans_own_input_fails_before_any_aws_call(emulator, extra_vars, expected):
+    emulator.reset_calls()
+    run = run_playbook("playbooks/plan.yml", emulator.endpoint, extra_vars=extra_vars)
+    assert run.returncode != 0, run.output
+    assert expected in run.output, run.output[-3000:]
+    assert emulator.calls() == [], "the plan's input is checked before the stack is read"
