@@ -61,6 +61,17 @@ EMULATOR_ONLY = {
 }
 
 
+def muted_checks() -> dict[str, dict]:
+    """{check: its mutelist entry}, over every account of security/mutelist.yaml."""
+    accounts = yaml.safe_load(MUTELIST.read_text())["Mutelist"]["Accounts"]
+    return {check: entry for account in accounts.values() for check, entry in account["Checks"].items()}
+
+
+def undescribed_mutes() -> list[str]:
+    """The muted checks whose entry gives no reason (Description)."""
+    return [check for check, entry in muted_checks().items() if not str(entry.get("Description", "")).strip()]
+
+
 def prod_shape() -> dict:
     """`inventories/prod`'s settings of the roles, to converge on the local inventory's emulator connection."""
     listed = subprocess.run(
@@ -233,13 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prowler", required=True, help="the prowler command (its own virtual environment)")
     parser.add_argument("--shapes", nargs="+", default=["prod", "local"], choices=["prod", "local"])
     args = parser.parse_args(argv)
-    mutelist = yaml.safe_load(MUTELIST.read_text())
-    undescribed = [
-        check
-        for account in mutelist["Mutelist"]["Accounts"].values()
-        for check, entry in account["Checks"].items()
-        if not str(entry.get("Description", "")).strip()
-    ]
+    undescribed = undescribed_mutes()
     if undescribed:
         print(f"{MUTELIST}: every entry needs a Description (the reason): {', '.join(undescribed)}")
         return 1

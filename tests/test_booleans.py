@@ -14,22 +14,21 @@ ROOT = Path(__file__).resolve().parents[1]
 PROSE = re.compile(r"^\s*(#|- name:|name:|msg:|variable:|that:\s*$)")
 
 
-def role_booleans() -> dict[str, set[str]]:
-    """Each role's boolean variables (from every entry point of its meta/argument_specs.yml)."""
-    booleans: dict[str, set[str]] = {}
-    for spec_file in sorted(ROOT.glob("roles/*/meta/argument_specs.yml")):
-        specs = yaml.safe_load(spec_file.read_text())["argument_specs"]
-        booleans[spec_file.parts[-3]] = {
-            name
-            for entry_point in specs.values()
-            for name, option in (entry_point.get("options") or {}).items()
-            if option.get("type") == "bool"
-        }
-    return booleans
+def booleans(role: str, entry_point: str) -> dict[str, object]:
+    """{name: default} of the boolean variables of one entry point of a role's meta/argument_specs.yml."""
+    specs = yaml.safe_load((ROOT / "roles" / role / "meta" / "argument_specs.yml").read_text())["argument_specs"]
+    options = specs[entry_point].get("options") or {}
+    return {name: option.get("default") for name, option in options.items() if option.get("type") == "bool"}
 
 
 def all_booleans() -> set[str]:
-    return set().union(*role_booleans().values())
+    """The boolean variables of every entry point of every role."""
+    names: set[str] = set()
+    for spec_file in sorted(ROOT.glob("roles/*/meta/argument_specs.yml")):
+        role = spec_file.parts[-3]
+        for entry_point in yaml.safe_load(spec_file.read_text())["argument_specs"]:
+            names |= set(booleans(role, entry_point))
+    return names
 
 
 def bare_reads(text: str, names: set[str]) -> list[tuple[int, str]]:

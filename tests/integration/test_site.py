@@ -6,10 +6,10 @@ import json
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import yaml
 
-from tests.harness.playbook import ROOT, run_playbook
+from tests.harness.playbook import run_playbook
 from tests.integration.test_inventories import inventory_vars
+from tests.test_booleans import booleans
 
 STACK = "sage"
 
@@ -362,11 +362,8 @@ def _site_booleans_as_given_on_the_command_line(forms: tuple[str, str]) -> list[
     hostvars = inventory_vars("local")
     given = []
     for role in ("network", "secrets", "backup_bucket", "database", "cache", "ecs", "monitoring"):
-        specs = yaml.safe_load((ROOT / "roles" / role / "meta" / "argument_specs.yml").read_text())["argument_specs"]
-        for name, option in sorted(specs["main"]["options"].items()):
-            if option.get("type") != "bool":
-                continue
-            value = hostvars.get(name, option.get("default"))
+        for name, default in sorted(booleans(role, "main").items()):
+            value = hostvars.get(name, default)
             assert isinstance(value, bool), (name, value)
             given.append(f"{name}={forms[0] if value else forms[1]}")
     return given

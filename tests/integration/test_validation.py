@@ -173,8 +173,12 @@ CASES = {
 
 @pytest.mark.parametrize("extra_vars, expected", CASES.values(), ids=CASES.keys())
 def test_bad_input_fails_before_any_aws_call(emulator, extra_vars, expected):
+    assert_refused_before_any_aws_call(emulator, "site.yml", extra_vars, expected)
+
+
+def assert_refused_before_any_aws_call(emulator, playbook, extra_vars, expected):
     emulator.reset_calls()
-    run = run_playbook("site.yml", emulator.endpoint, extra_vars=extra_vars)
+    run = run_playbook(playbook, emulator.endpoint, extra_vars=extra_vars)
     assert run.returncode != 0, run.output
     assert expected in run.output, run.output[-4000:]
     assert emulator.calls() == [], "no AWS API call may happen before the input is valid"
@@ -205,8 +209,4 @@ def test_malformed_webhook_url_fails_naming_the_variable_not_the_url(emulator):
     ids=["notify not a boolean", "fail_on_changes not a boolean", "plan_file in a missing directory"],
 )
 def test_the_plans_own_input_fails_before_any_aws_call(emulator, extra_vars, expected):
-    emulator.reset_calls()
-    run = run_playbook("playbooks/plan.yml", emulator.endpoint, extra_vars=extra_vars)
-    assert run.returncode != 0, run.output
-    assert expected in run.output, run.output[-3000:]
-    assert emulator.calls() == [], "the plan's input is checked before the stack is read"
+    assert_refused_before_any_aws_call(emulator, "playbooks/plan.yml", extra_vars, expected)

@@ -16,6 +16,7 @@ COMPARISONS = (
     "route_tables_in_sync",
     "security_groups_in_sync",
     "s3_endpoint_changes",
+    "s3_endpoint_id",
     "flow_log_changes",
 )
 

@@ -420,15 +420,25 @@ def _permissions(permissions):
     return sorted(flat, key=repr)
 
 
-def s3_endpoint_changes(existing, service, route_table_ids, tags, policy=None):
-    """What differs between the VPC's gateway endpoints for `service` and the one ec2_vpc_endpoint (and
-    sage.infra.vpc_endpoint_policy, for `policy`) would leave: exactly one, available, on exactly these route tables,
-    with exactly these tags and, when given, this policy (by meaning). None when there is none."""
-    found = [
+def _live_endpoints(existing, service):
+    return [
         endpoint
         for endpoint in existing
         if endpoint.get("service_name") == service and endpoint.get("state") not in ("deleted", "deleting")
     ]
+
+
+def s3_endpoint_id(existing, service):
+    """The ID of the VPC's gateway endpoint for `service` that s3_endpoint_changes compares; "" when there is none."""
+    found = _live_endpoints(existing, service)
+    return found[0].get("vpc_endpoint_id", "") if found else ""
+
+
+def s3_endpoint_changes(existing, service, route_table_ids, tags, policy=None):
+    """What differs between the VPC's gateway endpoints for `service` and the one ec2_vpc_endpoint (and
+    sage.infra.vpc_endpoint_policy, for `policy`) would leave: exactly one, available, on exactly these route tables,
+    with exactly these tags and, when given, this policy (by meaning). None when there is none."""
+    found = _live_endpoints(existing, service)
     if not found:
         return None
     endpoint = found[0]

@@ -429,6 +429,13 @@ def test_the_s3_endpoint_is_in_sync_on_exactly_the_private_route_tables():
     ] == ["count"]
 
 
+def test_the_s3_endpoint_id_is_the_live_one_the_comparison_looks_at():
+    service = "com.amazonaws.us-west-2.s3"
+    deleted = dict(ENDPOINT, vpc_endpoint_id="vpce-old", state="deleted")
+    assert ns.s3_endpoint_id([deleted, dict(ENDPOINT, vpc_endpoint_id="vpce-live")], service) == "vpce-live"
+    assert ns.s3_endpoint_id([deleted], service) == ""
+
+
 def test_the_s3_endpoint_policy_is_compared_by_meaning():
     service, tags = "com.amazonaws.us-west-2.s3", {**TAGS, "Name": "sage-s3-endpoint"}
     layers = {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::layers/*"}
