@@ -7,6 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from tests.harness.operator import operator_session
 from tests.harness.playbook import run_playbook
 from tests.integration.test_inventories import inventory_vars
 from tests.test_booleans import booleans
@@ -259,6 +260,67 @@ def test_secrets_exist_without_values_when_the_vault_gives_none(converged, aws):
         assert not described.get("VersionIdsToStages"), "no value was given, none may be invented"
         assert {"Key": "Environment", "Value": "local"} in described["Tags"]
     assert "have no value yet" in converged.output
+
+
+def resource_policy(aws, name):
+    document = aws("secretsmanager").get_resource_policy(SecretId=name).get("ResourcePolicy")
+    return json.loads(document) if document else None
+
+
+def test_secret_resource_policies_name_only_their_readers_and_the_operators(converged, aws, emulator):
+    operator, connection = operator_session(emulator.endpoint)
+    as_operator = {"sage_aws_connection": connection}
+    secrets = [secret["Name"] for secret in aws("secretsmanager").list_secrets()["SecretList"]]
+    assert len(secrets) == 8 and all(resource_policy(aws, name) is None for name in secrets)
+
+    # A list that misses who runs the play would shut it out: refused, nothing changed.
+    emulator.reset_calls()
+    someone_else = "arn:aws:iam::123456789012:role/someone-else"
+    refused = run_playbook(
+        "site.yml", emulator.endpoint, extra_vars={**as_operator, "secrets_operator_principal_arns": [someone_else]}
+    )
+    assert refused.returncode != 0
+    assert f"secrets_operator_principal_arns must name the identity running this play, {operator}" in refused.output
+    assert emulator.mutating_calls() == []
+
+    given = {**as_operator, "secrets_operator_principal_arns": [operator]}
+    assert run_playbook("site.yml", emulator.endpoint, extra_vars=given).assert_ok().changed == 1
+    app = "arn:aws:iam::123456789012:role/sage-ecs-task-execution"
+    alert_lambda = "arn:aws:iam::123456789012:role/sage-discord-alert"
+    readers = {
+        "sage/anthropic-api-key": [app],
+        "sage/discord-webhook-errors": [alert_lambda, app],
+        "sage/discord-webhook-performance": [alert_lambda, app],
+        "sage/discord-webhook-business": [alert_lambda, app],
+        "sage/database-url": [app],
+        "sage/valkey-url": [app],
+        "sage/database-master": [],
+        "sage/valkey-auth-token": [],
+    }
+    assert sorted(readers) == sorted(secrets)
+    for name, its_readers in readers.items():
+        deny_all, *only_reads = resource_policy(aws, name)["Statement"]
+        assert deny_all["Effect"] == "Deny" and deny_all["Principal"] == "*"
+        assert deny_all["Action"] == "secretsmanager:*" and deny_all["Resource"] == "*"
+        assert deny_all["Condition"] == {"StringNotEquals": {"aws:PrincipalArn": sorted([*its_readers, operator])}}
+        assert [(s["Effect"], s["Principal"], s["NotAction"]) for s in only_reads] == [
+            ("Deny", {"AWS": reader}, "secretsmanager:GetSecretValue") for reader in its_readers
+        ], name
+
+    emulator.reset_calls()
+    again = run_playbook("site.yml", emulator.endpoint, extra_vars=given).assert_ok()
+    assert again.changed == 0, again.output
+    assert emulator.mutating_calls() == []
+
+    # Another operator: the preview shows the eight policies to update, and changes nothing.
+    emulator.reset_calls()
+    more = {**given, "secrets_operator_principal_arns": [operator, "arn:aws:iam::123456789012:user/alice"]}
+    preview = run_playbook("site.yml", emulator.endpoint, "--check", "--diff", extra_vars=more).assert_ok()
+    assert "8 to change" in preview.output, preview.output
+    assert emulator.mutating_calls() == []
+
+    for name in secrets:  # back to the shared stack as converged
+        aws("secretsmanager").delete_resource_policy(SecretId=name)
 
 
 def secret_value(aws, name):

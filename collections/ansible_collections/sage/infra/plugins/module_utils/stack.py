@@ -228,6 +228,7 @@ KIND_MODULES = {
     "s3_bucket": "stack_s3",
     "s3_lifecycle_rule": "stack_s3",
     "secret": "stack_secretsmanager",
+    "secret_policy": "stack_secretsmanager",
     "sns_topic": "stack_sns",
     "sqs_queue": "stack_sqs",
 }

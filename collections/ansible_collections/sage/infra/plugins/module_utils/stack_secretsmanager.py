@@ -4,12 +4,17 @@
 comparison): description, KMS key, tags (purge_tags), whether the secret is scheduled for deletion, whether it
 stores a value and which staging labels the stored value carries.
 
-Read with DescribeSecret only: the value is never read. A value written with a label (the module's
+Read with DescribeSecret only: the value is never read. A secret's resource policy is a kind of its own
+(``secret_policy``, read with GetResourcePolicy), read only where the stack manages the policies.
+
+A value written with a label (the module's
 ``value_label``, for example a digest of the value's parts that are no secret) is in sync while the current version
 still carries that label: a value put by hand, or a secret deleted and created again, has a new version without it.
 """
 
 from __future__ import annotations
+
+import json
 
 from ansible_collections.sage.infra.plugins.module_utils.stack import Kind, fan_out, register, tag_dict
 
@@ -27,7 +32,8 @@ def labels_carried(want, have):
 
 
 SECRET = Kind("secret", compare={"description": same_description, "value_labels": labels_carried})
-register(SECRET)
+SECRET_POLICY = Kind("secret_policy", policies=("policy",))
+register(SECRET, SECRET_POLICY)
 
 
 def secret_view(secret):
@@ -66,4 +72,26 @@ def read_secrets(client, names):
     return fan_out(read, names)
 
 
-READERS = {"secret": ("secretsmanager", read_secrets)}
+def policy_of(response):
+    """The document of a GetResourcePolicy response, None for a secret without a policy."""
+    document = response.get("ResourcePolicy")
+    return json.loads(document) if document else None
+
+
+def read_secret_policies(client, names):
+    """{name: {arn, name, policy} or None}: one GetResourcePolicy per name."""
+
+    def read(name):
+        try:
+            response = client.get_resource_policy(SecretId=name)
+        except client.exceptions.ResourceNotFoundException:
+            return None
+        return {"arn": response["ARN"], "name": response["Name"], "policy": policy_of(response)}
+
+    return fan_out(read, names)
+
+
+READERS = {
+    "secret": ("secretsmanager", read_secrets),
+    "secret_policy": ("secretsmanager", read_secret_policies),
+}

@@ -56,6 +56,9 @@ options:
       value_label:
         description: As O(value_label).
         type: str
+      resource_policy:
+        description: As O(resource_policy).
+        type: json
       tags:
         description: As O(tags).
         type: dict
@@ -106,6 +109,13 @@ options:
         version already carries the label; the current value is never read, and O(overwrite_value) is ignored.
         A value put by hand has a version without the label, so it is replaced.
     type: str
+  resource_policy:
+    description:
+      - The secret's resource policy, a JSON document (text or dict), put with C(BlockPublicPolicy).
+      - Compared by meaning with the current policy (C(GetResourcePolicy), made only when this is set) and put
+        only when it differs; an empty document (V({}) or V("")) removes the policy.
+      - When not set the policy is not managed.
+    type: json
   recovery_window_days:
     description:
       - Number of days AWS keeps a secret deleted with O(state=absent) before it is removed for good.
@@ -157,6 +167,23 @@ EXAMPLES = r"""
     tags:
       app: sage
   no_log: true
+
+- name: Only the application's execution role may read the value (and the operators, listed in the condition)
+  sage.infra.secretsmanager_secret:
+    name: sage/anthropic-api-key
+    resource_policy:
+      Version: "2012-10-17"
+      Statement:
+        - Sid: OnlyTheListedPrincipals
+          Effect: Deny
+          Principal: "*"
+          Action: secretsmanager:*
+          Resource: "*"
+          Condition:
+            StringNotEquals:
+              aws:PrincipalArn:
+                - arn:aws:iam::123456789012:role/sage-ecs-task-execution
+                - arn:aws:iam::123456789012:role/ops
 
 - name: Delete a secret at once, without a recovery window
   sage.infra.secretsmanager_secret:
@@ -211,6 +238,10 @@ secret:
       description: Whether the secret is scheduled for deletion.
       type: bool
       sample: false
+    resource_policy:
+      description: The resource policy, V(null) for none.
+      type: dict
+      returned: when O(resource_policy) is set
     value_written:
       description: Whether this run wrote (or in check mode would write) a value.
       type: bool
@@ -221,6 +252,8 @@ secret:
       returned: when the secret is scheduled for deletion
       sample: "2025-01-31T12:00:00+00:00"
 """
+
+import json
 
 try:
     import botocore
@@ -234,9 +267,11 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
     ansible_dict_to_boto3_tag_list,
     compare_aws_tags,
 )
+from ansible_collections.sage.infra.plugins.module_utils.stack import canonical_policy
 from ansible_collections.sage.infra.plugins.module_utils.stack_secretsmanager import (
     CURRENT,
     changed_attributes,
+    policy_of,
     secret_view,
 )
 from ansible_collections.sage.infra.plugins.module_utils.state import exit_for_states, repeated_names
@@ -279,6 +314,42 @@ def write_value(module, client, name, value, label):
     call(module, client, "put_secret_value", "write the value of", name, SecretId=name, SecretString=value, **stages)
 
 
+def wanted_policy(params):
+    """The resource policy asked for as a dict, None for none (an empty document)."""
+    document = params["resource_policy"]
+    return (json.loads(document) or None) if document else None
+
+
+def policy_differs(module, client, params, before):
+    """Whether the secret's resource policy differs from O(resource_policy); reads it (into before) only when set."""
+    if params["resource_policy"] is None:
+        return False
+    if before["scheduled_for_deletion"]:
+        return True  # unreadable until restored: put again after the restore
+    before["resource_policy"] = policy_of(
+        call(module, client, "get_resource_policy", "read the policy of", params["name"], SecretId=params["name"])
+    )
+    return canonical_policy(before["resource_policy"]) != canonical_policy(wanted_policy(params))
+
+
+def write_policy(module, client, name, document):
+    """PutResourcePolicy (public policies refused), or DeleteResourcePolicy for none."""
+    if document is None:
+        call(module, client, "delete_resource_policy", "remove the policy of", name, SecretId=name)
+    else:
+        policy = json.dumps(document)
+        call(
+            module,
+            client,
+            "put_resource_policy",
+            "set the policy of",
+            name,
+            SecretId=name,
+            ResourcePolicy=policy,
+            BlockPublicPolicy=True,
+        )
+
+
 def ensure_present(module, client, params, secret):
     name, value = params["name"], params["value"]
     check = module.check_mode
@@ -306,10 +377,17 @@ def ensure_present(module, client, params, secret):
                 write_value(module, client, name, value, params["value_label"])
         if value is not None and params["value_label"]:
             after["value_labels"] = [params["value_label"]]
+        if params["resource_policy"] is not None:
+            after["resource_policy"] = wanted_policy(params)
+            if not check and after["resource_policy"] is not None:
+                write_policy(module, client, name, after["resource_policy"])
         return True, dict(arn=arn, name=name, value_written=value is not None, **after), {}, after
 
     before = secret_view(secret)
+    new_policy = policy_differs(module, client, params, before)
     after = dict(before, tags=dict(before["tags"]))
+    if new_policy:
+        after["resource_policy"] = wanted_policy(params)
     differs = changed_attributes(desired_of(params), before)
     restore = "scheduled_for_deletion" in differs
     if restore:
@@ -347,7 +425,7 @@ def ensure_present(module, client, params, secret):
     if written:
         after["value_labels"] = [label] if label else []
 
-    changed = restore or bool(update or tags_to_set or tags_to_unset or written)
+    changed = restore or new_policy or bool(update or tags_to_set or tags_to_unset or written)
     if changed and not check:
         if update:
             call(module, client, "update_secret", "update", name, SecretId=name, **update)
@@ -358,6 +436,8 @@ def ensure_present(module, client, params, secret):
             call(module, client, "tag_resource", "tag", name, SecretId=name, Tags=tags)
         if written:
             write_value(module, client, name, value, label)
+        if new_policy:
+            write_policy(module, client, name, after["resource_policy"])
 
     result = dict(arn=secret["ARN"], name=secret["Name"], value_written=written, **after)
     return changed, result, before, after
@@ -387,6 +467,7 @@ SECRET_OPTIONS = {
     "value": {"type": "str", "no_log": True},
     "overwrite_value": {"type": "bool", "default": False},
     "value_label": {"type": "str", "no_log": False},
+    "resource_policy": {"type": "json"},
     "tags": {"type": "dict", "aliases": ["resource_tags"]},
     "purge_tags": {"type": "bool", "default": True},
     "recovery_window_days": {"type": "int", "default": 30},

@@ -412,3 +412,66 @@ def test_a_labelled_value_in_check_mode_changes_nothing(run, aws, calls):
 def test_a_reserved_or_malformed_label_fails_before_any_call(run, calls, label):
     assert "value_label" in run.fail(value=VALUE, value_label=label)
     assert calls == []
+
+
+def only_these_may(*principals):
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "secretsmanager:*",
+                "Resource": "*",
+                "Condition": {"StringNotEquals": {"aws:PrincipalArn": list(principals)}},
+            }
+        ],
+    }
+
+
+def current_policy(client, name=NAME):
+    document = client.get_resource_policy(SecretId=name).get("ResourcePolicy")
+    return json.loads(document) if document else None
+
+
+APP = "arn:aws:iam::123456789012:role/sage-ecs-task-execution"
+OPS = "arn:aws:iam::123456789012:role/ops/operator"
+
+
+def test_a_resource_policy_is_put_compared_by_meaning_and_replaced(run, aws, calls):
+    result = run(value=VALUE, resource_policy=only_these_may(APP, OPS))
+    assert result["changed"] is True
+    assert current_policy(aws) == only_these_may(APP, OPS)
+    assert result["secret"]["resource_policy"] == only_these_may(APP, OPS)
+
+    # The same document, its lists in another order and as text: nothing to do, one read of the policy.
+    calls.clear()
+    reordered = json.dumps(only_these_may(OPS, APP))
+    assert run(value=VALUE, resource_policy=reordered)["changed"] is False
+    assert calls == ["DescribeSecret", "GetResourcePolicy"]
+
+    calls.clear()
+    result = run(value=VALUE, resource_policy=only_these_may(OPS), check_mode=True, diff=True)
+    assert result["changed"] is True and not [call for call in calls if call.startswith(MUTATING)]
+    assert result["diff"]["before"]["resource_policy"] == only_these_may(APP, OPS)
+    assert current_policy(aws) == only_these_may(APP, OPS)
+
+    assert run(value=VALUE, resource_policy=only_these_may(OPS))["changed"] is True
+    assert current_policy(aws) == only_these_may(OPS)
+    assert current_value(aws) == VALUE
+
+
+def test_a_secret_created_with_a_policy_and_a_policy_removed(run, aws):
+    assert run(resource_policy=only_these_may(APP))["changed"] is True
+    assert current_policy(aws) == only_these_may(APP)
+    assert run(resource_policy="")["changed"] is True
+    assert current_policy(aws) is None
+    assert run(resource_policy={})["changed"] is False
+
+
+def test_without_resource_policy_the_policy_is_neither_read_nor_touched(run, aws, calls):
+    run(value=VALUE, resource_policy=only_these_may(APP))
+    calls.clear()
+    assert run(value=VALUE, description="new")["changed"] is True
+    assert "GetResourcePolicy" not in calls and "PutResourcePolicy" not in calls
+    assert current_policy(aws) == only_these_may(APP)
