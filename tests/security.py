@@ -36,6 +36,7 @@ import yaml
 
 from tests.harness import emulator as emulator_harness
 from tests.harness.ecr import push_image
+from tests.harness.operator import operator_session
 from tests.harness.playbook import ROOT, run_playbook
 
 STACK = "sage"
@@ -123,6 +124,9 @@ def converge(emulator, shape: str) -> float:
     if shape == "prod":
         extra_vars = prod_shape()
         extra_vars["ecs_certificate_arn"] = self_signed_certificate(client(emulator.endpoint, "acm"))
+        # prod's inventory names who runs the playbooks: here a session of an operator role, as AWX's would be.
+        operator, extra_vars["sage_aws_connection"] = operator_session(emulator.endpoint)
+        extra_vars["secrets_operator_principal_arns"] = [operator]
     started = time.monotonic()
     run_playbook("site.yml", emulator.endpoint, extra_vars=extra_vars, timeout=1800).assert_ok()
     return time.monotonic() - started
