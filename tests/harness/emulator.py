@@ -385,6 +385,23 @@ def patch_moto_gaps() -> None:
 
     FakeBucket.get_permission = permission_over_tls
 
+    # moto's check that a logging target's policy lets S3 deliver reads every statement's Principal as a dict, and
+    # fails (500) on a bucket whose policy also has a statement for Principal "*" (the TLS-only one). The same check,
+    # skipping those statements.
+    def log_delivery_allowed(target_bucket, target_prefix):
+        document = json.loads(target_bucket.policy.decode()) if target_bucket.policy else {}
+        arn = f"arn:{target_bucket.partition}:s3:::{target_bucket.name}"
+        return any(
+            isinstance(statement.get("Principal"), dict)
+            and statement["Principal"].get("Service") == "logging.s3.amazonaws.com"
+            and statement.get("Effect") == "Allow"
+            and "s3:PutObject" in statement.get("Action", [])
+            and statement.get("Resource") in (f"{arn}/{target_prefix or ''}*", f"{arn}/*", arn)
+            for statement in document.get("Statement", [])
+        )
+
+    FakeBucket._log_permissions_enabled_policy = staticmethod(log_delivery_allowed)
+
 
 def serve(host: str, port: int) -> None:
     from moto.moto_server.werkzeug_app import (

@@ -184,7 +184,7 @@ REPAIRED_BY = {
     "network : Route tables missing or not as planned",
     "network : Security groups missing or not as planned",
     "network : Flow log group with retention",
-    "backup_bucket : Backup bucket (private, encrypted, versioned, TLS only)",
+    "private_bucket : Bucket (private, encrypted, versioned, its policy)",
     "database : The PostgreSQL instance (creation or modification started, awaited in wait.yml)",
     "ecs : ECR repository (scan on push, encrypted, keeps the newest images)",
     # community.aws.ecs_ecr knows no tag excepted from immutability: it sets IMMUTABLE, and this puts latest back.

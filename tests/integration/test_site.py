@@ -423,7 +423,7 @@ def _site_booleans_as_given_on_the_command_line(forms: tuple[str, str]) -> list[
     given spelling (true/false or yes/no): strings, as the command line gives them."""
     hostvars = inventory_vars("local")
     given = []
-    for role in ("network", "secrets", "backup_bucket", "database", "cache", "ecs", "monitoring"):
+    for role in ("network", "secrets", "log_bucket", "backup_bucket", "database", "cache", "ecs", "monitoring"):
         for name, default in sorted(booleans(role, "main").items()):
             value = hostvars.get(name, default)
             assert isinstance(value, bool), (name, value)

@@ -164,6 +164,27 @@ CASES = {
         {"backup_bucket_noncurrent_expire_days": 0},
         "backup_bucket_noncurrent_expire_days must be at least 1, got 0",
     ),
+    "log bucket name with capitals and underscores": (
+        {"log_bucket_name": "Sage_Logs"},
+        "log_bucket_name must follow S3's bucket naming rules (only lowercase letters, digits, dots and hyphens;",
+    ),
+    "logs kept less than a day": ({"log_bucket_expire_days": 0}, "log_bucket_expire_days must be at least 1, got 0"),
+    "load balancer logs to a bucket S3 cannot name": (
+        {"ecs_alb_access_logs_bucket": "logs_bucket"},
+        "ecs_alb_access_logs_bucket must follow S3's bucket naming rules",
+    ),
+    "load balancer log prefix with a trailing slash": (
+        {"ecs_alb_access_logs_prefix": "alb/"},
+        "ecs_alb_access_logs_prefix must be a key prefix without a leading or trailing slash",
+    ),
+    "backup access logs to a bucket S3 cannot name": (
+        {"backup_bucket_access_logs_bucket": "-logs"},
+        "backup_bucket_access_logs_bucket must follow S3's bucket naming rules",
+    ),
+    "secrets operator given as a session": (
+        {"secrets_operator_principal_arns": ["arn:aws:sts::123456789012:assumed-role/awx/job"]},
+        "secrets_operator_principal_arns: 'arn:aws:sts::123456789012:assumed-role/awx/job' is not an IAM role",
+    ),
     "backup kms key from another region": (
         {"backup_bucket_kms_key_id": "arn:aws:kms:us-east-1:123456789012:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"},
         "backup_bucket_kms_key_id must be empty (SSE-S3) or a KMS key id",

@@ -227,10 +227,12 @@ KIND_MODULES = {
     "db_instance": "stack_rds",
     "s3_bucket": "stack_s3",
     "s3_lifecycle_rule": "stack_s3",
+    "s3_bucket_logging": "stack_s3",
     "secret": "stack_secretsmanager",
     "secret_policy": "stack_secretsmanager",
     "sns_topic": "stack_sns",
     "sqs_queue": "stack_sqs",
+    "account": "stack_sts",
 }
 
 

@@ -6,7 +6,8 @@ amazon.aws.elb_application_lb manage them.
 A target group: protocol, port, VPC and target type (which the module cannot change: a difference makes it fail,
 saying so), the health check, the deregistration delay and the tags (purge_tags). A load balancer: scheme (shown,
 set at creation only), subnets and security groups (sets), the attributes the stack sets (invalid header fields
-dropped, deletion protection, idle timeout), its listeners (purge_listeners: the whole set, matched by port, with
+dropped, deletion protection, idle timeout, access logs: off unless said, as AWS reports a load balancer that never
+had them), its listeners (purge_listeners: the whole set, matched by port, with
 their protocol, default actions and, for HTTPS, TLS policy and certificate) and the tags. Listeners use the
 module's own spelling ({Protocol, Port, DefaultActions, SslPolicy, Certificates}), so a role compares the list it
 gives the module."""
@@ -191,6 +192,9 @@ def read_load_balancers(client, names):
             "http_drop_invalid_header_fields": _flag(attributes.get("routing.http.drop_invalid_header_fields.enabled")),
             "deletion_protection": _flag(attributes.get("deletion_protection.enabled")),
             "idle_timeout": int(idle) if idle is not None else None,
+            "access_logs_enabled": attributes.get("access_logs.s3.enabled") == "true",
+            "access_logs_s3_bucket": attributes.get("access_logs.s3.bucket") or None,
+            "access_logs_s3_prefix": attributes.get("access_logs.s3.prefix") or None,
             "listeners": sorted(
                 (dict(listener_view(listener), ListenerArn=listener["ListenerArn"]) for listener in listeners),
                 key=lambda listener: listener["Port"],

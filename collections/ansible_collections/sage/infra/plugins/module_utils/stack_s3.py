@@ -8,6 +8,7 @@ amazon.aws.s3_bucket reads a bucket with 12 calls, one after the other; here eac
 bucket's at once. A lifecycle rule is named ``<bucket>/<rule id>``; its view holds the s3_lifecycle options that
 give exactly the rule S3 stores, and whatever else the stored rule has (a tag filter, transitions) under
 ``unmanaged``, which the stack never sets: such a rule differs, as it does for s3_lifecycle, which compares whole rules.
+A bucket's server access logging (``s3_bucket_logging``) is what sage.infra.s3_bucket_logging manages.
 """
 
 from __future__ import annotations
@@ -34,7 +35,13 @@ RULE_ATTRIBUTES = (
     "unmanaged",
 )
 
-register(Kind("s3_bucket", policies=("policy",)), Kind("s3_lifecycle_rule", complete=RULE_ATTRIBUTES))
+LOGGING_ATTRIBUTES = ("target_bucket", "target_prefix")
+
+register(
+    Kind("s3_bucket", policies=("policy",)),
+    Kind("s3_lifecycle_rule", complete=RULE_ATTRIBUTES),
+    Kind("s3_bucket_logging", complete=LOGGING_ATTRIBUTES),
+)
 
 
 def _code(error):
@@ -151,4 +158,28 @@ def read_lifecycle_rules(client, names):
     return {name: rules[bucket].get(rule_id) for name, (bucket, rule_id) in wanted.items()}
 
 
-READERS = {"s3_bucket": ("s3", read_buckets), "s3_lifecycle_rule": ("s3", read_lifecycle_rules)}
+def logging_view(status):
+    """A GetBucketLogging response as {target_bucket, target_prefix}, both None when server access logging is off."""
+    enabled = (status or {}).get("LoggingEnabled") or {}
+    return {"target_bucket": enabled.get("TargetBucket"), "target_prefix": enabled.get("TargetPrefix")}
+
+
+def read_bucket_logging(client, names):
+    """{bucket: logging_view or None (no such bucket)}: one GetBucketLogging call per bucket."""
+
+    def read(name):
+        try:
+            return logging_view(client.get_bucket_logging(Bucket=name))
+        except client.exceptions.ClientError as error:
+            if _code(error) != "NoSuchBucket":
+                raise
+            return None
+
+    return fan_out(read, names)
+
+
+READERS = {
+    "s3_bucket": ("s3", read_buckets),
+    "s3_lifecycle_rule": ("s3", read_lifecycle_rules),
+    "s3_bucket_logging": ("s3", read_bucket_logging),
+}

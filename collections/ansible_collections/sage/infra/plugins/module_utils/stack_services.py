@@ -21,6 +21,7 @@ from ansible_collections.sage.infra.plugins.module_utils import (
     stack_secretsmanager,
     stack_sns,
     stack_sqs,
+    stack_sts,
 )
 
 SERVICES = (
@@ -39,6 +40,7 @@ SERVICES = (
     stack_secretsmanager,
     stack_sns,
     stack_sqs,
+    stack_sts,
 )
 
 # {kind: (boto3 service name, reader(client, names or spec) -> the kind as read)}

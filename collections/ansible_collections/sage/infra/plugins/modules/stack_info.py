@@ -28,13 +28,15 @@ options:
         endpoints and flow logs.
       - "Kinds (one file each in C(module_utils/stack_<service>.py)): V(network); V(log_group); V(iam_role) (with
         its inline policies); V(secret) (never its value); V(s3_bucket), V(s3_lifecycle_rule)
-        (C(<bucket>/<rule id>)); V(db_subnet_group), V(db_parameter_group) (the parameters set by a user),
-        V(db_instance); V(cache_subnet_group), V(cache_parameter_group), V(replication_group);
+        (C(<bucket>/<rule id>)), V(s3_bucket_logging); V(db_subnet_group), V(db_parameter_group) (the parameters
+        set by a user), V(db_instance); V(cache_subnet_group), V(cache_parameter_group), V(replication_group);
         V(ecr_repository); V(target_group), V(load_balancer) (with its listeners and attributes); V(ecs_cluster),
         V(task_definition) (the family's latest active revision), V(ecs_service) (C(<cluster>/<service>)),
         V(scaling_policy) (C(service/<cluster>/<service>/<policy>)); V(sqs_queue); V(lambda_function),
         V(lambda_policy) (C(<function>/<statement id>)); V(sns_topic) (with its subscriptions); V(alarm);
-        V(dashboard); V(kms_key) (by its alias, with its policy and rotation)."
+        V(dashboard); V(kms_key) (by its alias, with its policy and rotation); V(secret_policy) (a secret's
+        resource policy); V(account) (any name; the account and partition of the caller, one
+        C(GetCallerIdentity))."
       - A kind given an empty list is read as empty (nothing to compare), not left out.
     type: dict
     required: true
