@@ -311,6 +311,11 @@ def patch_moto_gaps() -> None:
 
     moto_ecs.patch_moto_gaps()
 
+    # Log groups' KMS keys set after creation (AssociateKmsKey), which moto does not implement.
+    from ansible_collections.sage.infra.tests.unit import moto_logs
+
+    moto_logs.patch_moto_gaps()
+
     # NAT gateways, RDS instances and Valkey groups that take time to become available, as on AWS.
     moto_timing.patch_moto()
 

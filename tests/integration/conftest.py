@@ -22,7 +22,7 @@ REPOSITORY = "sage-backend"
 SHARED_STACK = "the shared stack"
 SHARED_STACK_FILES = (
     "test_diagnose.py",
-    "test_site_access_logs.py",
+    "test_site_logs.py",
     "test_plan.py",
     "test_site.py",
     "test_site_backup_bucket.py",

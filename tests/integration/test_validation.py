@@ -181,6 +181,10 @@ CASES = {
         {"backup_bucket_access_logs_bucket": "-logs"},
         "backup_bucket_access_logs_bucket must follow S3's bucket naming rules",
     ),
+    "log key alias without alias/": (
+        {"log_key_alias": "sage-logs"},
+        "log_key_alias must be empty (no key) or alias/<name>",
+    ),
     "secrets operator given as a session": (
         {"secrets_operator_principal_arns": ["arn:aws:sts::123456789012:assumed-role/awx/job"]},
         "secrets_operator_principal_arns: 'arn:aws:sts::123456789012:assumed-role/awx/job' is not an IAM role",

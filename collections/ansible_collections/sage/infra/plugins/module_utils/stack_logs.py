@@ -1,7 +1,8 @@
 # Copyright: Contributors to the sage-infra project
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """CloudWatch Logs log groups, as amazon.aws.cloudwatchlogs_log_group manages them: retention and tags
-(purge_tags). A KMS key is only set at creation by that module, so it is shown, not compared."""
+(purge_tags), and the KMS key (which that module sets only at creation; sage.infra.log_group_kms_key sets it on an
+existing group), compared where a role asks for one."""
 
 from __future__ import annotations
 

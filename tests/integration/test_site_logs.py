@@ -1,5 +1,6 @@
-"""Access logs (prod): the log bucket, the load balancer's access logs and the backup bucket's server access logs,
-turned on and off on the shared stack, each time re-run with changed=0 and previewed without a write."""
+"""Logs in prod, turned on and off on the shared stack, each time re-run with changed=0 and previewed without a write:
+the access logs (the log bucket, the load balancer's and the backup bucket's access logs) and the log groups' KMS
+key."""
 
 from __future__ import annotations
 
@@ -102,3 +103,46 @@ def remove_bucket(s3, bucket):
     for version in listed.get("Versions", []) + listed.get("DeleteMarkers", []):
         s3.delete_object(Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"])
     s3.delete_bucket(Bucket=bucket)
+
+
+LOG_GROUPS = ("/aws/vpc/sage-flow-logs", "/ecs/sage-backend", "/aws/lambda/sage-discord-alert")
+
+
+def log_group_keys(aws):
+    groups = aws("logs").describe_log_groups()["logGroups"]
+    return {group["logGroupName"]: group.get("kmsKeyId") for group in groups if group["logGroupName"] in LOG_GROUPS}
+
+
+def test_the_log_groups_are_encrypted_with_a_key_only_cloudwatch_logs_of_this_account_may_use(converged, aws, emulator):
+    with_key = {"log_key_alias": "alias/sage-logs"}
+    assert log_group_keys(aws) == dict.fromkeys(LOG_GROUPS)
+
+    emulator.reset_calls()
+    preview = run_playbook("site.yml", emulator.endpoint, "--check", extra_vars=with_key).assert_ok()
+    # The key to add; the three existing log groups to change (their key is set in place, they are not recreated).
+    assert "Plan: 1 to add, 3 to change, 0 to destroy" in preview.output, preview.output[-3000:]
+    assert emulator.mutating_calls() == []
+
+    run_playbook("site.yml", emulator.endpoint, extra_vars=with_key).assert_ok()
+    kms = aws("kms")
+    key = kms.describe_key(KeyId="alias/sage-logs")["KeyMetadata"]
+    assert log_group_keys(aws) == dict.fromkeys(LOG_GROUPS, key["Arn"])
+    assert kms.get_key_rotation_status(KeyId=key["KeyId"])["KeyRotationEnabled"] is True
+    statements = json.loads(kms.get_key_policy(KeyId=key["KeyId"], PolicyName="default")["Policy"])["Statement"]
+    assert [s["Principal"] for s in statements] == [
+        {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+        {"Service": "logs.us-west-2.amazonaws.com"},
+    ]
+    assert statements[1]["Condition"] == {
+        "ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:us-west-2:{ACCOUNT}:log-group:*"}
+    }
+    assert "kms:Decrypt*" in statements[1]["Action"] and "kms:*" not in statements[1]["Action"]
+    converge_changes_nothing_twice(emulator, with_key)
+
+    # Without log_key_alias the key is not managed: the log groups keep it, and nothing changes.
+    converge_changes_nothing_twice(emulator, {})
+    assert log_group_keys(aws) == dict.fromkeys(LOG_GROUPS, key["Arn"])
+    for name in LOG_GROUPS:  # back to the shared stack as converged
+        aws("logs").disassociate_kms_key(logGroupName=name)
+    kms.delete_alias(AliasName="alias/sage-logs")
+    kms.schedule_key_deletion(KeyId=key["KeyId"], PendingWindowInDays=7)
