@@ -78,6 +78,7 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.sage.infra.plugins.module_utils.one_setting import exit_with_setting
 from ansible_collections.sage.infra.plugins.module_utils.stack_ecr import exclusion_filters, mutability_view
 
 
@@ -122,22 +123,18 @@ def main():
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
         module.fail_json_aws(e, msg=f"Failed to describe ECR repository {name}")
 
-    changed = before != desired
-    if changed and not module.check_mode:
-        request = {"repositoryName": name, "imageTagMutability": desired["image_tag_mutability"]}
-        if desired["exclusion_filters"]:
-            request["imageTagMutabilityExclusionFilters"] = [
-                {"filterType": "WILDCARD", "filter": tag} for tag in desired["exclusion_filters"]
-            ]
-        try:
-            client.put_image_tag_mutability(aws_retry=True, **request)
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-            module.fail_json_aws(e, msg=f"Failed to set the tag mutability of ECR repository {name}")
-
-    result = {"changed": changed, **desired}
-    if module._diff:
-        result["diff"] = {"before": before, "after": desired}
-    module.exit_json(**result)
+    request = {"repositoryName": name, "imageTagMutability": desired["image_tag_mutability"]}
+    if desired["exclusion_filters"]:
+        request["imageTagMutabilityExclusionFilters"] = [
+            {"filterType": "WILDCARD", "filter": tag} for tag in desired["exclusion_filters"]
+        ]
+    exit_with_setting(
+        module,
+        before,
+        desired,
+        lambda: client.put_image_tag_mutability(aws_retry=True, **request),
+        f"the tag mutability of ECR repository {name}",
+    )
 
 
 if __name__ == "__main__":

@@ -59,6 +59,7 @@ except ImportError:
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.sage.infra.plugins.module_utils.one_setting import exit_with_setting
 
 
 def current_key(module, client, name):
@@ -82,20 +83,20 @@ def main():
     if not exists and not module.check_mode:
         module.fail_json(msg=f"Log group {name} does not exist: create it first (amazon.aws.cloudwatchlogs_log_group)")
 
-    changed = not exists or before != wanted
-    if changed and not module.check_mode:
-        try:
-            if wanted:
-                client.associate_kms_key(aws_retry=True, logGroupName=name, kmsKeyId=wanted)
-            else:
-                client.disassociate_kms_key(aws_retry=True, logGroupName=name)
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-            module.fail_json_aws(e, msg=f"Failed to set the KMS key of log group {name}")
+    def write():
+        if wanted:
+            client.associate_kms_key(aws_retry=True, logGroupName=name, kmsKeyId=wanted)
+        else:
+            client.disassociate_kms_key(aws_retry=True, logGroupName=name)
 
-    result = {"changed": changed, "kms_key_id": wanted}
-    if module._diff:
-        result["diff"] = {"before": {"kms_key_id": before}, "after": {"kms_key_id": wanted}}
-    module.exit_json(**result)
+    exit_with_setting(
+        module,
+        {"kms_key_id": before},
+        {"kms_key_id": wanted},
+        write,
+        f"the KMS key of log group {name}",
+        changed=not exists or before != wanted,
+    )
 
 
 if __name__ == "__main__":

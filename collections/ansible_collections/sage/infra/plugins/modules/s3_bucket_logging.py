@@ -74,6 +74,7 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.sage.infra.plugins.module_utils.one_setting import exit_with_setting
 from ansible_collections.sage.infra.plugins.module_utils.stack_s3 import logging_view
 
 
@@ -97,20 +98,14 @@ def main():
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
         module.fail_json_aws(e, msg=f"Failed to read the access logging of S3 bucket {name}")
 
-    changed = before != desired
-    if changed and not module.check_mode:
-        status = (
-            {"LoggingEnabled": {"TargetBucket": target, "TargetPrefix": desired["target_prefix"]}} if target else {}
-        )
-        try:
-            client.put_bucket_logging(aws_retry=True, Bucket=name, BucketLoggingStatus=status)
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-            module.fail_json_aws(e, msg=f"Failed to set the access logging of S3 bucket {name}")
-
-    result = {"changed": changed, **desired}
-    if module._diff:
-        result["diff"] = {"before": before, "after": desired}
-    module.exit_json(**result)
+    status = {"LoggingEnabled": {"TargetBucket": target, "TargetPrefix": desired["target_prefix"]}} if target else {}
+    exit_with_setting(
+        module,
+        before,
+        desired,
+        lambda: client.put_bucket_logging(aws_retry=True, Bucket=name, BucketLoggingStatus=status),
+        f"the access logging of S3 bucket {name}",
+    )
 
 
 if __name__ == "__main__":

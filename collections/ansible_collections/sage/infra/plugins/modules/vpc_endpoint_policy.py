@@ -69,6 +69,7 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.sage.infra.plugins.module_utils.one_setting import exit_with_setting
 from ansible_collections.sage.infra.plugins.module_utils.stack import canonical_policy
 
 
@@ -100,17 +101,16 @@ def main():
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
         module.fail_json_aws(e, msg=f"Failed to describe VPC endpoint {endpoint_id}")
 
-    changed = canonical_policy(before) != canonical_policy(desired)
-    if changed and not module.check_mode:
-        try:
-            client.modify_vpc_endpoint(aws_retry=True, VpcEndpointId=endpoint_id, PolicyDocument=json.dumps(desired))
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-            module.fail_json_aws(e, msg=f"Failed to set the policy of VPC endpoint {endpoint_id}")
-
-    result = {"changed": changed, "policy": desired}
-    if module._diff:
-        result["diff"] = {"before": {"policy": before}, "after": {"policy": desired}}
-    module.exit_json(**result)
+    exit_with_setting(
+        module,
+        {"policy": before},
+        {"policy": desired},
+        lambda: client.modify_vpc_endpoint(
+            aws_retry=True, VpcEndpointId=endpoint_id, PolicyDocument=json.dumps(desired)
+        ),
+        f"the policy of VPC endpoint {endpoint_id}",
+        changed=canonical_policy(before) != canonical_policy(desired),
+    )
 
 
 if __name__ == "__main__":
