@@ -51,14 +51,20 @@ def principal_arn_error(arn, name):
     )
 
 
-def caller_principal_arn(caller_arn, role_arns):
-    """The aws:PrincipalArn of the caller of sts:GetCallerIdentity: its role's ARN (path included, from role_arns:
-    {role name: ARN}) for an assumed-role session, else the caller's ARN."""
+def caller_principal_arn(caller_arn, operators=()):
+    """The aws:PrincipalArn of the identity whose sts:GetCallerIdentity ARN is ``caller_arn``: an assumed role's
+    session is its role, whose ARN has a path GetCallerIdentity does not show. A role's name is unique in its account
+    whatever its path, so the operator ARN of that account and name is the one (else the ARN without a path)."""
     match = re.match(r"^arn:(aws[a-z-]*):sts::(\d{12}):assumed-role/([^/]+)/", caller_arn or "")
     if not match:
         return caller_arn
     partition, account, name = match.groups()
-    return (role_arns or {}).get(name) or f"arn:{partition}:iam::{account}:role/{name}"
+    listed = [
+        arn
+        for arn in operators or []
+        if arn.startswith(f"arn:{partition}:iam::{account}:role/") and arn.rsplit("/", 1)[-1] == name
+    ]
+    return listed[0] if listed else f"arn:{partition}:iam::{account}:role/{name}"
 
 
 class FilterModule:

@@ -20,7 +20,9 @@ author:
   - sage-infra developers (!UNKNOWN)
 options:
   name:
-    description: The bucket whose access is logged. It must exist (in check mode a missing one counts as a change).
+    description:
+      - The bucket whose access is logged. It must exist (in check mode a missing one counts as a change), unless
+        logging is to be off.
     type: str
     required: true
   target_bucket:
@@ -92,6 +94,8 @@ def main():
     try:
         before = logging_view(client.get_bucket_logging(aws_retry=True, Bucket=name))
     except is_boto3_error_code("NoSuchBucket"):
+        if target is None:
+            module.exit_json(changed=False, **desired)  # a bucket that is not there logs nothing
         if not module.check_mode:
             module.fail_json(msg=f"S3 bucket {name} does not exist: create it first")
         before = {}

@@ -74,6 +74,11 @@ def test_wildcards_sessions_roots_and_names_are_refused_naming_the_variable(arn)
 
 def test_the_caller_is_its_role_with_its_path():
     session = f"arn:aws:sts::{ACCOUNT}:assumed-role/awx/job-42"
-    assert caller_principal_arn(session, {"awx": OPS}) == OPS
-    assert caller_principal_arn(session, {}) == f"arn:aws:iam::{ACCOUNT}:role/awx"
-    assert caller_principal_arn(f"arn:aws:iam::{ACCOUNT}:user/alice", {}) == f"arn:aws:iam::{ACCOUNT}:user/alice"
+    assert caller_principal_arn(session, [APP, OPS]) == OPS
+    assert caller_principal_arn(session, [f"arn:aws:iam::{ACCOUNT}:role/ops/awx-other"]) == (
+        f"arn:aws:iam::{ACCOUNT}:role/awx"
+    )
+    assert (
+        caller_principal_arn(session, ["arn:aws:iam::999999999999:role/ops/awx"]) == f"arn:aws:iam::{ACCOUNT}:role/awx"
+    )
+    assert caller_principal_arn(f"arn:aws:iam::{ACCOUNT}:user/alice", []) == f"arn:aws:iam::{ACCOUNT}:user/alice"

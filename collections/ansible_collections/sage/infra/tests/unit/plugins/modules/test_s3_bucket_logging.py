@@ -67,3 +67,4 @@ def test_another_prefix_in_check_mode_changes_nothing_then_logging_is_turned_off
 def test_a_missing_bucket_fails_saying_so_and_counts_as_a_change_in_check_mode(run, s3):
     assert "does not exist" in run.fail(name="sage-nowhere", target_bucket=TARGET)
     assert run(name="sage-nowhere", target_bucket=TARGET, check_mode=True)["changed"] is True
+    assert run(name="sage-nowhere")["changed"] is False, "a bucket that is not there logs nothing"
