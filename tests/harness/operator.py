@@ -7,7 +7,7 @@ import json
 
 from tests.harness.emulator import client
 
-ROLE_NAME = "sage-operator"
+ROLE_NAME = "platform-operator"
 ROLE_PATH = "/ops/"
 
 

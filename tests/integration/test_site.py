@@ -280,7 +280,7 @@ def test_secret_resource_policies_name_only_their_readers_and_the_operators(conv
         "site.yml", emulator.endpoint, extra_vars={**as_operator, "secrets_operator_principal_arns": [someone_else]}
     )
     assert refused.returncode != 0
-    session = "arn:aws:sts::123456789012:assumed-role/sage-operator/operator"
+    session = "arn:aws:sts::123456789012:assumed-role/platform-operator/operator"
     assert f"secrets_operator_principal_arns must name the identity running this play ({session}" in refused.output
     assert emulator.mutating_calls() == []
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 from tests.harness.playbook import run_playbook
+from tests.integration.test_plan import differing, plan
 
 LOGS = "sage-access-logs"
 ACCOUNT = "123456789012"
@@ -28,6 +29,17 @@ def backup_bucket_logging(aws):
     return aws("s3").get_bucket_logging(Bucket="sage-backups").get("LoggingEnabled")
 
 
+def planned_by(emulator, tmp_path, extra_vars) -> dict[tuple[str, str], str]:
+    """{(kind, name): action} of what plan.yml shows with extra_vars and not without them (other tests of the shared
+    stack may leave differences of their own), after checking that neither plan wrote anything."""
+    emulator.reset_calls()
+    _, without = plan(emulator, tmp_path)
+    _, with_them = plan(emulator, tmp_path, **extra_vars)
+    assert emulator.mutating_calls() == []
+    before = differing(without)
+    return {key: entry["action"] for key, entry in differing(with_them).items() if before.get(key) != entry}
+
+
 def converge_changes_nothing_twice(emulator, extra_vars):
     emulator.reset_calls()
     again = run_playbook("site.yml", emulator.endpoint, extra_vars=extra_vars).assert_ok()
@@ -37,14 +49,17 @@ def converge_changes_nothing_twice(emulator, extra_vars):
     assert emulator.mutating_calls() == []
 
 
-def test_access_logs_go_to_a_bucket_only_this_accounts_log_deliveries_may_write(converged, aws, emulator):
+def test_access_logs_go_to_a_bucket_only_this_accounts_log_deliveries_may_write(converged, aws, emulator, tmp_path):
     assert alb_attributes(aws)["access_logs.s3.enabled"] == "false" and backup_bucket_logging(aws) is None
 
-    emulator.reset_calls()
-    preview = run_playbook("site.yml", emulator.endpoint, "--check", extra_vars=WITH_LOGS).assert_ok()
     # The bucket and its two rules to add, the load balancer and the backup bucket's logging to change.
-    assert "Plan: 3 to add, 2 to change, 0 to destroy" in preview.output, preview.output[-3000:]
-    assert emulator.mutating_calls() == []
+    assert planned_by(emulator, tmp_path, WITH_LOGS) == {
+        ("s3_bucket", LOGS): "create",
+        ("s3_lifecycle_rule", f"{LOGS}/expire-logs"): "create",
+        ("s3_lifecycle_rule", f"{LOGS}/delete-expired-logs"): "create",
+        ("load_balancer", "sage-alb"): "update",
+        ("s3_bucket_logging", "sage-backups"): "update",
+    }
 
     run_playbook("site.yml", emulator.endpoint, extra_vars=WITH_LOGS).assert_ok()
     assert alb_attributes(aws) == {
@@ -113,15 +128,17 @@ def log_group_keys(aws):
     return {group["logGroupName"]: group.get("kmsKeyId") for group in groups if group["logGroupName"] in LOG_GROUPS}
 
 
-def test_the_log_groups_are_encrypted_with_a_key_only_cloudwatch_logs_of_this_account_may_use(converged, aws, emulator):
+def test_the_log_groups_are_encrypted_with_a_key_only_cloudwatch_logs_of_this_account_may_use(
+    converged, aws, emulator, tmp_path
+):
     with_key = {"log_key_alias": "alias/sage-logs"}
     assert log_group_keys(aws) == dict.fromkeys(LOG_GROUPS)
 
-    emulator.reset_calls()
-    preview = run_playbook("site.yml", emulator.endpoint, "--check", extra_vars=with_key).assert_ok()
     # The key to add; the three existing log groups to change (their key is set in place, they are not recreated).
-    assert "Plan: 1 to add, 3 to change, 0 to destroy" in preview.output, preview.output[-3000:]
-    assert emulator.mutating_calls() == []
+    assert planned_by(emulator, tmp_path, with_key) == {
+        ("kms_key", "alias/sage-logs"): "create",
+        **{("log_group", name): "update" for name in LOG_GROUPS},
+    }
 
     run_playbook("site.yml", emulator.endpoint, extra_vars=with_key).assert_ok()
     kms = aws("kms")
